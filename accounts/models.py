@@ -1,0 +1,65 @@
+"""Who may manage what: superadmins, resellers (with a resource pool) and domain admins."""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Reseller(models.Model):
+    """A customer organisation that owns domains and hands out resources from a pool.
+
+    A limit of 0 means unlimited. The pool row is locked (SELECT ... FOR UPDATE) by every service
+    that consumes from it, so two racing creates cannot both pass the check.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+    max_domains = models.PositiveIntegerField(default=0)
+    max_mailboxes = models.PositiveIntegerField(default=0)
+    max_aliases = models.PositiveIntegerField(default=0)
+    max_quota_bytes = models.PositiveBigIntegerField(
+        default=0, help_text="Total mailbox quota the reseller may hand out (0 = unlimited)."
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        SUPERADMIN = "superadmin", "Superadmin"
+        RESELLER = "reseller", "Reseller"
+        DOMAIN_ADMIN = "domainadmin", "Domain admin"
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.DOMAIN_ADMIN)
+    reseller = models.ForeignKey(
+        Reseller, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    # Domain admins manage exactly these domains (resellers reach theirs through `reseller`).
+    managed_domains = models.ManyToManyField(
+        "domains.Domain", blank=True, related_name="admins"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(role="reseller") | models.Q(reseller__isnull=False),
+                name="reseller_user_has_reseller",
+            )
+        ]
+
+    @property
+    def is_superadmin(self) -> bool:
+        return self.is_superuser or self.role == self.Role.SUPERADMIN
+
+    @property
+    def is_reseller(self) -> bool:
+        return not self.is_superadmin and self.role == self.Role.RESELLER
+
+    @property
+    def is_domain_admin(self) -> bool:
+        return not self.is_superadmin and self.role == self.Role.DOMAIN_ADMIN

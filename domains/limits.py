@@ -1,0 +1,147 @@
+"""Resource limits: the one place the UI, the API, CSV import and the CLI go through.
+
+Each check locks the rows whose counters it reads (reseller pool first, then the domain: one order
+everywhere, so no deadlock) and must run inside the caller's transaction. On PostgreSQL two racing
+creates therefore serialise on the lock and the second one sees the first one's row.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db.models import Sum
+
+from accounts.models import Reseller
+from domains.models import Alias, Domain, Mailbox
+
+
+def _lock_reseller(reseller_id: int | None) -> Reseller | None:
+    if reseller_id is None:
+        return None
+    return Reseller.objects.select_for_update().get(pk=reseller_id)
+
+
+def _lock_domain(domain_id: int) -> Domain:
+    return Domain.objects.select_for_update().get(pk=domain_id)
+
+
+def _over(limit: int, value: int) -> bool:
+    return limit > 0 and value > limit
+
+
+def _quota_sum(queryset) -> int:
+    return queryset.aggregate(total=Sum("quota_bytes"))["total"] or 0
+
+
+def check_domain_create(reseller_id: int | None) -> None:
+    pool = _lock_reseller(reseller_id)
+    if pool is None:
+        return
+    if not pool.active:
+        raise ValidationError({"reseller": "This reseller is disabled."})
+    if _over(pool.max_domains, pool.domains.count() + 1):
+        raise ValidationError(
+            {"name": f"The reseller's limit of {pool.max_domains} domains is reached."},
+            code="limit",
+        )
+
+
+def check_mailbox_quota(
+    domain: Domain, pool: Reseller | None, quota_bytes: int, exclude_pk: int | None = None
+) -> None:
+    """Quota rules for one mailbox; `domain` and `pool` must already be locked."""
+    finite_required = domain.max_quota_per_mailbox or domain.total_quota
+    if pool is not None and pool.max_quota_bytes:
+        finite_required = True
+    if quota_bytes == 0 and finite_required:
+        raise ValidationError(
+            {"quota_bytes": "An unlimited quota is not allowed here; give a size in bytes."},
+            code="limit",
+        )
+    if _over(domain.max_quota_per_mailbox, quota_bytes):
+        raise ValidationError(
+            {
+                "quota_bytes": f"The domain allows at most {domain.max_quota_per_mailbox} "
+                "bytes per mailbox."
+            },
+            code="limit",
+        )
+    others = Mailbox.objects.exclude(pk=exclude_pk)
+    if domain.total_quota:
+        used = _quota_sum(others.filter(domain=domain))
+        if used + quota_bytes > domain.total_quota:
+            raise ValidationError(
+                {
+                    "quota_bytes": f"The domain's total quota of {domain.total_quota} bytes "
+                    f"would be exceeded ({used} bytes already given out)."
+                },
+                code="limit",
+            )
+    if pool is not None and pool.max_quota_bytes:
+        used = _quota_sum(others.filter(domain__reseller=pool))
+        if used + quota_bytes > pool.max_quota_bytes:
+            raise ValidationError(
+                {
+                    "quota_bytes": f"The reseller's quota pool of {pool.max_quota_bytes} bytes "
+                    f"would be exceeded ({used} bytes already given out)."
+                },
+                code="limit",
+            )
+
+
+def lock_for_mailbox_change(domain: Domain) -> tuple[Domain, Reseller | None]:
+    pool = _lock_reseller(domain.reseller_id)
+    return _lock_domain(domain.pk), pool
+
+
+def check_mailbox_create(domain: Domain, quota_bytes: int) -> Domain:
+    """Lock and check; returns the locked (fresh) domain row."""
+    domain, pool = lock_for_mailbox_change(domain)
+    if _over(domain.max_mailboxes, domain.mailboxes.count() + 1):
+        raise ValidationError(
+            {"address": f"The domain's limit of {domain.max_mailboxes} mailboxes is reached."},
+            code="limit",
+        )
+    if pool is not None and _over(
+        pool.max_mailboxes, Mailbox.objects.filter(domain__reseller=pool).count() + 1
+    ):
+        raise ValidationError(
+            {"address": f"The reseller's limit of {pool.max_mailboxes} mailboxes is reached."},
+            code="limit",
+        )
+    check_mailbox_quota(domain, pool, quota_bytes)
+    return domain
+
+
+def check_alias_create(domain: Domain) -> Domain:
+    pool = _lock_reseller(domain.reseller_id)
+    domain = _lock_domain(domain.pk)
+    if _over(domain.max_aliases, domain.aliases.count() + 1):
+        raise ValidationError(
+            {"address": f"The domain's limit of {domain.max_aliases} aliases is reached."},
+            code="limit",
+        )
+    if pool is not None and _over(
+        pool.max_aliases, Alias.objects.filter(domain__reseller=pool).count() + 1
+    ):
+        raise ValidationError(
+            {"address": f"The reseller's limit of {pool.max_aliases} aliases is reached."},
+            code="limit",
+        )
+    return domain
+
+
+def check_domain_limits_fit(domain: Domain) -> None:
+    """New domain limits may not be below what is already in use."""
+    errors = {}
+    if domain.max_mailboxes and domain.mailboxes.count() > domain.max_mailboxes:
+        errors["max_mailboxes"] = "The domain already has more mailboxes than that."
+    if domain.max_aliases and domain.aliases.count() > domain.max_aliases:
+        errors["max_aliases"] = "The domain already has more aliases than that."
+    if domain.max_quota_per_mailbox and domain.mailboxes.filter(
+        quota_bytes__gt=domain.max_quota_per_mailbox
+    ).exists():
+        errors["max_quota_per_mailbox"] = "Some mailboxes already have a larger quota."
+    if domain.total_quota and _quota_sum(domain.mailboxes.all()) > domain.total_quota:
+        errors["total_quota"] = "The mailboxes' quotas already add up to more than that."
+    if domain.default_quota and _over(domain.max_quota_per_mailbox, domain.default_quota):
+        errors["default_quota"] = "The default quota is above the per-mailbox maximum."
+    if errors:
+        raise ValidationError(errors, code="limit")

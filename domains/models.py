@@ -1,0 +1,209 @@
+"""The mail data model. PostgreSQL views over these tables (docs/lookups.md) are what Postfix and
+Dovecot read; writes go through domains.services, which owns validation and limits."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+
+from domains.normalize import display_domain
+
+
+class Domain(models.Model):
+    class Kind(models.TextChoices):
+        LOCAL = "local", "Local mailboxes"
+        RELAY = "relay", "Relay to a next hop"
+        BACKUP = "backup", "Backup MX"
+
+    name = models.CharField(max_length=253, unique=True, help_text="IDNA A-label, lowercase")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LOCAL)
+    transport = models.CharField(
+        max_length=255, blank=True, help_text="Postfix transport for relay domains"
+    )
+    description = models.CharField(max_length=255, blank=True)
+    active = models.BooleanField(default=True)
+    reseller = models.ForeignKey(
+        "accounts.Reseller",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="domains",
+    )
+    # Limits; 0 means unlimited.
+    max_mailboxes = models.PositiveIntegerField(default=0)
+    max_aliases = models.PositiveIntegerField(default=0)
+    max_quota_per_mailbox = models.PositiveBigIntegerField(default=0)
+    total_quota = models.PositiveBigIntegerField(default=0)
+    default_quota = models.PositiveBigIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(name=Lower("name")), name="domain_lower")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        return display_domain(self.name)
+
+
+class AliasDomain(models.Model):
+    """`name` answers for every address of `target`."""
+
+    name = models.CharField(max_length=253, unique=True)
+    target = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="alias_domains")
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return display_domain(self.name)
+
+
+class Mailbox(models.Model):
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mailboxes")
+    local_part = models.CharField(max_length=64)
+    # Stored lowercase `local@domain`: the key Postfix and Dovecot look up.
+    address = models.CharField(max_length=320, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    password = models.CharField(max_length=255, help_text="Hash with its {SCHEME} prefix")
+    quota_bytes = models.PositiveBigIntegerField(default=0, help_text="0 = unlimited")
+    active = models.BooleanField(default=True)
+    allow_imap = models.BooleanField(default=True)
+    allow_pop3 = models.BooleanField(default=True)
+    allow_smtp = models.BooleanField(default=True, help_text="SMTP submission (SASL)")
+    # Forwarding: when forwards exist, mail goes to them, plus here when keep_copy is set.
+    keep_copy = models.BooleanField(default=True)
+    maildir = models.CharField(max_length=400, help_text="Relative to the vmail root")
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "mailboxes"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="mailbox_domain_local"),
+            models.CheckConstraint(
+                condition=models.Q(address=Lower("address")), name="mailbox_address_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class MailboxForward(models.Model):
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="forwards")
+    address = models.CharField(max_length=320)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["mailbox", "address"], name="mailbox_forward_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Alias(models.Model):
+    """`local@domain`, or `@domain` (local_part '') for a catch-all."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
+    local_part = models.CharField(max_length=64, blank=True)
+    address = models.CharField(max_length=320, unique=True)
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+        verbose_name_plural = "aliases"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="alias_domain_local"),
+            models.CheckConstraint(
+                condition=models.Q(address=Lower("address")), name="alias_address_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def is_catchall(self) -> bool:
+        return self.local_part == ""
+
+
+class AliasRecipient(models.Model):
+    alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="recipients")
+    # Indexed: "which aliases point to this mailbox" drives sender identities and loop checks.
+    address = models.CharField(max_length=320, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["alias", "address"], name="alias_recipient_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class SenderGrant(models.Model):
+    """An extra address a mailbox may use as MAIL FROM (`@domain` = any address there)."""
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="sender_grants")
+    local_part = models.CharField(max_length=64, blank=True)
+    domain = models.CharField(max_length=253)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain", "local_part"]
+        indexes = [models.Index(fields=["domain", "local_part"], name="sendergrant_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "domain", "local_part"], name="sendergrant_unique"
+            )
+        ]
+
+    @property
+    def address(self) -> str:
+        return f"{self.local_part}@{self.domain}"
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class QuotaUsage(models.Model):
+    """Written by Dovecot (quota_clone through a SQL dict) under `username`; a trigger ties the row
+    to its mailbox by key, so it goes with the mailbox."""
+
+    mailbox = models.OneToOneField(
+        Mailbox, primary_key=True, on_delete=models.CASCADE, related_name="quota_usage"
+    )
+    username = models.CharField(max_length=320, unique=True)
+    # db_default: Dovecot inserts one counter at a time.
+    bytes = models.BigIntegerField(default=0, db_default=0)
+    messages = models.BigIntegerField(default=0, db_default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "mail_quota_usage"
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.bytes} bytes"
+
+
+def maildir_for(local_part: str, domain_name: str) -> str:
+    return f"{domain_name}/{local_part}/"
+
+
+def vmail_path(mailbox: Mailbox) -> str:
+    return f"{settings.MAIL_VMAIL_ROOT.rstrip('/')}/{mailbox.maildir}"

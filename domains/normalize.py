@@ -1,0 +1,116 @@
+"""The one place that turns user input into stored domain names and addresses.
+
+Domains are stored as lowercase IDNA A-labels without a trailing dot; addresses as lowercase
+`local@domain` (Postfix folds lookup keys to lowercase, so the stored form must match).
+Every entry point (web UI, API, CSV import, CLI) calls these functions.
+"""
+
+import re
+
+import idna
+from django.core.exceptions import ValidationError
+
+MAX_DOMAIN_LENGTH = 253
+MAX_LABEL_LENGTH = 63
+MAX_LOCAL_PART_LENGTH = 64
+
+_LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+# dot-atom characters (RFC 5322) minus `/` (it would escape the Maildir path), `%` (Postfix's
+# percent hack) and `|` (pipes). Quoted local parts and non-ASCII local parts are not accepted.
+_ATOM_RE = re.compile(r"^[a-z0-9!#$&'*+=?^_`{}~-]+$")
+
+
+def normalize_domain(value: str) -> str:
+    """Return the stored form of a domain name or raise ValidationError."""
+    if not isinstance(value, str):
+        raise ValidationError("Enter a domain name.", code="invalid")
+    name = value.strip().rstrip(".")
+    if not name:
+        raise ValidationError("Enter a domain name.", code="required")
+    if name.startswith("[") or _looks_like_ip(name):
+        raise ValidationError("An IP address is not a domain name.", code="ip_literal")
+    if "_" in name:
+        raise ValidationError("A domain name cannot contain underscores.", code="invalid")
+    try:
+        ascii_name = idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValidationError(f"Not a valid domain name: {exc}.", code="invalid") from exc
+    except UnicodeError as exc:  # a label over 63 characters fails inside the codec
+        raise ValidationError(
+            f"Each part of a domain name must be 1 to {MAX_LABEL_LENGTH} characters.",
+            code="label_length",
+        ) from exc
+    ascii_name = ascii_name.lower()
+    if len(ascii_name) > MAX_DOMAIN_LENGTH:
+        raise ValidationError(
+            f"A domain name must be at most {MAX_DOMAIN_LENGTH} characters.", code="too_long"
+        )
+    labels = ascii_name.split(".")
+    if len(labels) < 2:
+        raise ValidationError("A domain name needs at least two labels.", code="invalid")
+    for label in labels:
+        if not 1 <= len(label) <= MAX_LABEL_LENGTH:
+            raise ValidationError(
+                f"Each part of a domain name must be 1 to {MAX_LABEL_LENGTH} characters.",
+                code="label_length",
+            )
+        if not _LABEL_RE.match(label):
+            raise ValidationError(
+                "Labels use letters, digits and inner hyphens only.", code="invalid"
+            )
+    if labels[-1].isdigit():
+        raise ValidationError("The last label of a domain cannot be numeric.", code="invalid")
+    return ascii_name
+
+
+def display_domain(ascii_name: str) -> str:
+    """The Unicode form of a stored domain, for people."""
+    try:
+        return idna.decode(ascii_name)
+    except idna.IDNAError:
+        return ascii_name
+
+
+def normalize_local_part(value: str) -> str:
+    if not isinstance(value, str):
+        raise ValidationError("Enter a local part.", code="invalid")
+    local = value.strip().lower()
+    if not local:
+        raise ValidationError("Enter the part before the @.", code="required")
+    if len(local) > MAX_LOCAL_PART_LENGTH:
+        raise ValidationError(
+            f"The part before the @ must be at most {MAX_LOCAL_PART_LENGTH} characters.",
+            code="too_long",
+        )
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise ValidationError(
+            "Dots may not start or end the local part, nor follow each other.", code="invalid"
+        )
+    if not all(_ATOM_RE.match(atom) for atom in local.split(".")):
+        raise ValidationError(
+            "The local part may contain ASCII letters, digits and . ! # $ & ' * + = ? ^ _ ` { } ~ -",
+            code="invalid",
+        )
+    return local
+
+
+def split_address(value: str, *, allow_catchall: bool = False) -> tuple[str, str]:
+    """Split and normalise `local@domain`; `@domain` (local part '') only when allowed."""
+    if not isinstance(value, str) or "@" not in value:
+        raise ValidationError("Enter an address of the form name@domain.", code="invalid")
+    local, _, domain = value.strip().rpartition("@")
+    if local == "" and allow_catchall:
+        return "", normalize_domain(domain)
+    return normalize_local_part(local), normalize_domain(domain)
+
+
+def normalize_address(value: str, *, allow_catchall: bool = False) -> str:
+    local, domain = split_address(value, allow_catchall=allow_catchall)
+    return f"{local}@{domain}"
+
+
+def _looks_like_ip(name: str) -> bool:
+    if ":" in name:
+        return True
+    parts = name.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)

@@ -1,0 +1,92 @@
+"""Mailbox password hashing in schemes Dovecot reads from the `{SCHEME}` prefix.
+
+The panel hashes itself (no `doveadm pw` subprocess). New passwords use MAIL_PASSWORD_SCHEME
+(default ARGON2ID); BLF-CRYPT and SHA512-CRYPT hashes are accepted from migrations and verified.
+"""
+
+import argon2
+import bcrypt
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from passlib.hash import sha512_crypt
+
+SCHEMES = ("ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT")
+
+
+def _argon2_hasher() -> argon2.PasswordHasher:
+    return argon2.PasswordHasher(
+        time_cost=settings.MAIL_ARGON2_TIME_COST,
+        memory_cost=settings.MAIL_ARGON2_MEMORY_KIB,
+        parallelism=settings.MAIL_ARGON2_PARALLELISM,
+        type=argon2.Type.ID,
+    )
+
+
+def hash_password(plain: str, scheme: str | None = None) -> str:
+    """Hash a plaintext password; the result carries its `{SCHEME}` prefix."""
+    scheme = (scheme or settings.MAIL_PASSWORD_SCHEME).upper()
+    if scheme == "ARGON2ID":
+        body = _argon2_hasher().hash(plain)
+    elif scheme == "BLF-CRYPT":
+        salt = bcrypt.gensalt(rounds=settings.MAIL_BCRYPT_ROUNDS, prefix=b"2b")
+        body = bcrypt.hashpw(plain.encode(), salt).decode("ascii")
+    elif scheme == "SHA512-CRYPT":
+        body = sha512_crypt.using(rounds=5000).hash(plain)
+    else:
+        raise ValueError(f"Unsupported password scheme {scheme!r}")
+    return f"{{{scheme}}}{body}"
+
+
+def split_scheme(stored: str) -> tuple[str, str]:
+    if not stored.startswith("{") or "}" not in stored:
+        return "", stored
+    scheme, _, body = stored[1:].partition("}")
+    return scheme.upper(), body
+
+
+def verify_password(plain: str, stored: str) -> bool:
+    scheme, body = split_scheme(stored)
+    try:
+        if scheme == "ARGON2ID":
+            return _argon2_hasher().verify(body, plain)
+        if scheme == "BLF-CRYPT":
+            return bcrypt.checkpw(plain.encode(), body.encode("ascii"))
+        if scheme == "SHA512-CRYPT":
+            return sha512_crypt.verify(plain, body)
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError, ValueError):
+        return False
+    return False
+
+
+def validate_password_hash(stored: str) -> str:
+    """Check an imported `{SCHEME}hash` is one Dovecot and the panel both verify."""
+    scheme, body = split_scheme(stored.strip())
+    valid = (
+        (scheme == "ARGON2ID" and body.startswith("$argon2id$") and _argon2_parses(body))
+        or (scheme == "BLF-CRYPT" and body[:4] in {"$2a$", "$2b$", "$2y$"} and len(body) == 60)
+        or (scheme == "SHA512-CRYPT" and sha512_crypt.identify(body))
+    )
+    if not valid:
+        raise ValidationError(
+            "Give a hash with its scheme prefix: {ARGON2ID}$argon2id$..., {BLF-CRYPT}$2b$... "
+            "or {SHA512-CRYPT}$6$...",
+            code="invalid_hash",
+        )
+    return f"{{{scheme}}}{body}"
+
+
+def validate_plain_password(plain: str) -> None:
+    if not isinstance(plain, str) or len(plain) < settings.MAIL_MIN_PASSWORD_LENGTH:
+        raise ValidationError(
+            f"Use at least {settings.MAIL_MIN_PASSWORD_LENGTH} characters.", code="too_short"
+        )
+    if len(plain) > 1024 or any(c in plain for c in "\x00\r\n"):
+        raise ValidationError("The password contains characters that cannot be used.")
+
+
+def _argon2_parses(body: str) -> bool:
+    try:
+        argon2.extract_parameters(body)
+    except argon2.exceptions.InvalidHashError:
+        return False
+    return True

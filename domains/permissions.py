@@ -1,0 +1,46 @@
+"""Who may touch what. Selectors scope reads with these rules; services re-check on writes."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+
+from domains.models import Domain
+
+
+def is_system(actor) -> bool:
+    """`actor=None` is the system itself (CLI, tests, Celery)."""
+    return actor is None
+
+
+def domain_scope_q(actor, prefix: str = "") -> Q:
+    """A filter that keeps the domains `actor` may manage, for any model reaching Domain via
+    `prefix` (e.g. "domain__")."""
+    if is_system(actor) or actor.is_superadmin:
+        return Q()
+    if actor.is_reseller:
+        return Q(**{f"{prefix}reseller_id": actor.reseller_id})
+    return Q(**{f"{prefix}admins": actor})
+
+
+def visible_domains(actor) -> QuerySet[Domain]:
+    return Domain.objects.filter(domain_scope_q(actor)).distinct()
+
+
+def can_manage_domain(actor, domain: Domain) -> bool:
+    if is_system(actor) or actor.is_superadmin:
+        return True
+    if not actor.is_active:
+        return False
+    if actor.is_reseller:
+        return domain.reseller_id is not None and domain.reseller_id == actor.reseller_id
+    return actor.managed_domains.filter(pk=domain.pk).exists()
+
+
+def ensure_can_manage_domain(actor, domain: Domain) -> None:
+    if not can_manage_domain(actor, domain):
+        raise PermissionDenied("You do not manage this domain.")
+
+
+def ensure_can_administer_domains(actor) -> None:
+    """Creating/deleting domains and changing their limits: superadmins and resellers only."""
+    if not (is_system(actor) or actor.is_superadmin or actor.is_reseller):
+        raise PermissionDenied("Only superadmins and resellers manage domains themselves.")

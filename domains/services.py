@@ -1,0 +1,556 @@
+"""Every write to the mail data goes through these functions (web UI, API, CSV import, CLI).
+
+Each is keyword-only, runs in one transaction, checks the actor's reach, validates through
+domains.normalize / domains.passwords, enforces limits through domains.limits, and records an audit
+event. A committed change is live for Postfix and Dovecot at once (they read views over these rows).
+"""
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from audit.services import audit_record
+from domains import limits
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AliasRecipient,
+    Domain,
+    Mailbox,
+    MailboxForward,
+    SenderGrant,
+    maildir_for,
+)
+from domains.normalize import normalize_address, normalize_domain, split_address
+from domains.passwords import hash_password, validate_password_hash, validate_plain_password
+from domains.permissions import (
+    ensure_can_administer_domains,
+    ensure_can_manage_domain,
+    is_system,
+)
+
+DOMAIN_LIMIT_FIELDS = (
+    "max_mailboxes",
+    "max_aliases",
+    "max_quota_per_mailbox",
+    "total_quota",
+    "default_quota",
+)
+MAX_RECIPIENTS = 1000
+
+
+def _field_error(field: str, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError({field: [ValidationError(message, code=code)]})
+
+
+def _normalized(field: str, func, value, **kwargs):
+    """Run a normaliser and re-raise its error under the input field's name."""
+    try:
+        return func(value, **kwargs)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.error_list}) from exc
+
+
+def _non_negative_int(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _field_error(field, "Give a whole number of 0 or more.")
+    return value
+
+
+def _name_taken(name: str) -> bool:
+    return (
+        Domain.objects.filter(name=name).exists()
+        or AliasDomain.objects.filter(name=name).exists()
+    )
+
+
+def _address_taken(address: str, *, exclude_alias: int | None = None) -> bool:
+    return (
+        Mailbox.objects.filter(address=address).exists()
+        or Alias.objects.filter(address=address).exclude(pk=exclude_alias).exists()
+    )
+
+
+def _local_domain(name: str, field: str) -> Domain:
+    domain = Domain.objects.filter(name=name).first()
+    if domain is None:
+        if AliasDomain.objects.filter(name=name).exists():
+            raise _field_error(
+                field, f"{name} is an alias domain; create the address at its target."
+            )
+        raise _field_error(field, f"The domain {name} does not exist.", code="no_domain")
+    if domain.kind != Domain.Kind.LOCAL:
+        raise _field_error(field, f"{name} is not a domain with local mailboxes.")
+    return domain
+
+
+# --- Domains ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def domain_create(
+    *,
+    actor,
+    name: str,
+    kind: str = Domain.Kind.LOCAL,
+    transport: str = "",
+    description: str = "",
+    active: bool = True,
+    reseller=None,
+    max_mailboxes: int = 0,
+    max_aliases: int = 0,
+    max_quota_per_mailbox: int = 0,
+    total_quota: int = 0,
+    default_quota: int = 0,
+) -> Domain:
+    ensure_can_administer_domains(actor)
+    if not is_system(actor) and actor.is_reseller:
+        reseller = actor.reseller  # a reseller's domains always land in its own pool
+    name = _normalized("name", normalize_domain, name)
+    if kind not in Domain.Kind.values:
+        raise _field_error("kind", f"Choose one of: {', '.join(Domain.Kind.values)}.")
+    transport = _validate_transport(kind, transport)
+    limits.check_domain_create(reseller.pk if reseller else None)
+    if _name_taken(name):
+        raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
+    domain = Domain(
+        name=name,
+        kind=kind,
+        transport=transport,
+        description=description,
+        active=active,
+        reseller=reseller,
+    )
+    given = {
+        "max_mailboxes": max_mailboxes,
+        "max_aliases": max_aliases,
+        "max_quota_per_mailbox": max_quota_per_mailbox,
+        "total_quota": total_quota,
+        "default_quota": default_quota,
+    }
+    for field, value in given.items():
+        setattr(domain, field, _non_negative_int(field, value))
+    limits.check_domain_limits_fit(domain)
+    try:
+        with transaction.atomic():
+            domain.save()
+    except IntegrityError as exc:
+        raise _field_error("name", f"The domain {name} already exists.", "duplicate") from exc
+    audit_record(actor=actor, action="domain.create", obj=domain, changes={"name": name})
+    return domain
+
+
+def _validate_transport(kind: str, transport: str) -> str:
+    transport = (transport or "").strip()
+    if kind != Domain.Kind.RELAY:
+        if transport:
+            raise _field_error("transport", "Only relay domains have a transport.")
+        return ""
+    if not transport:
+        raise _field_error("transport", "A relay domain needs a next hop, e.g. smtp:[mx.example]:25.")
+    if any(c in transport for c in " \t\r\n,'\"\\"):
+        raise _field_error("transport", "A transport is one word like smtp:[mx.example]:25.")
+    if ":" not in transport:
+        transport = f"smtp:[{transport}]"
+    return transport
+
+
+@transaction.atomic
+def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
+    ensure_can_manage_domain(actor, domain)
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    allowed = {"description", "active", "kind", "transport", *DOMAIN_LIMIT_FIELDS}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
+    if ({"kind", "transport", "active"} | set(DOMAIN_LIMIT_FIELDS)) & set(fields):
+        ensure_can_administer_domains(actor)
+    changes = {}
+    for field, value in fields.items():
+        if field in DOMAIN_LIMIT_FIELDS:
+            value = _non_negative_int(field, value)
+        if getattr(domain, field) != value:
+            changes[field] = value
+            setattr(domain, field, value)
+    if "kind" in changes or "transport" in changes:
+        if domain.kind not in Domain.Kind.values:
+            raise _field_error("kind", f"Choose one of: {', '.join(Domain.Kind.values)}.")
+        if domain.kind != Domain.Kind.LOCAL and (
+            domain.mailboxes.exists() or domain.aliases.exists()
+        ):
+            raise _field_error("kind", "Remove the mailboxes and aliases first.")
+        domain.transport = _validate_transport(domain.kind, domain.transport)
+    limits.check_domain_limits_fit(domain)
+    domain.save()
+    audit_record(actor=actor, action="domain.update", obj=domain, changes=changes)
+    return domain
+
+
+@transaction.atomic
+def domain_delete(*, actor, domain: Domain) -> None:
+    ensure_can_administer_domains(actor)
+    ensure_can_manage_domain(actor, domain)
+    audit_record(actor=actor, action="domain.delete", obj=domain, changes={"name": domain.name})
+    domain.delete()
+
+
+@transaction.atomic
+def alias_domain_create(*, actor, name: str, target: Domain, active: bool = True) -> AliasDomain:
+    ensure_can_administer_domains(actor)
+    ensure_can_manage_domain(actor, target)
+    name = _normalized("name", normalize_domain, name)
+    if target.kind != Domain.Kind.LOCAL:
+        raise _field_error("target", "The target must be a domain with local mailboxes.")
+    if target.reseller_id:
+        limits.check_domain_create(target.reseller_id)
+    if _name_taken(name):
+        raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
+    alias_domain = AliasDomain(name=name, target=target, active=active)
+    try:
+        with transaction.atomic():
+            alias_domain.save()
+    except IntegrityError as exc:
+        raise _field_error("name", f"The domain {name} already exists.", "duplicate") from exc
+    audit_record(
+        actor=actor,
+        action="alias_domain.create",
+        obj=alias_domain,
+        changes={"name": name, "target": target.name},
+    )
+    return alias_domain
+
+
+@transaction.atomic
+def alias_domain_update(*, actor, alias_domain: AliasDomain, active: bool) -> AliasDomain:
+    ensure_can_manage_domain(actor, alias_domain.target)
+    alias_domain.active = active
+    alias_domain.save(update_fields=["active", "modified"])
+    audit_record(
+        actor=actor, action="alias_domain.update", obj=alias_domain, changes={"active": active}
+    )
+    return alias_domain
+
+
+@transaction.atomic
+def alias_domain_delete(*, actor, alias_domain: AliasDomain) -> None:
+    ensure_can_administer_domains(actor)
+    ensure_can_manage_domain(actor, alias_domain.target)
+    audit_record(actor=actor, action="alias_domain.delete", obj=alias_domain)
+    alias_domain.delete()
+
+
+# --- Mailboxes ----------------------------------------------------------------------------------
+
+
+def _password_hash(password: str | None, password_hash: str | None) -> str:
+    if password is not None and password_hash is not None:
+        raise _field_error("password", "Give either a password or a password hash, not both.")
+    if password_hash is not None:
+        return _normalized("password_hash", validate_password_hash, password_hash)
+    if password is None:
+        raise _field_error("password", "A password is required.", code="required")
+    _normalized("password", validate_plain_password, password)
+    return hash_password(password)
+
+
+@transaction.atomic
+def mailbox_create(
+    *,
+    actor,
+    address: str,
+    password: str | None = None,
+    password_hash: str | None = None,
+    name: str = "",
+    quota_bytes: int | None = None,
+    active: bool = True,
+    allow_imap: bool = True,
+    allow_pop3: bool = True,
+    allow_smtp: bool = True,
+) -> Mailbox:
+    local, domain_name = _normalized("address", split_address, address)
+    domain = _local_domain(domain_name, "address")
+    ensure_can_manage_domain(actor, domain)
+    address = f"{local}@{domain_name}"
+    hashed = _password_hash(password, password_hash)
+    quota = domain.default_quota if quota_bytes is None else quota_bytes
+    quota = _non_negative_int("quota_bytes", quota)
+    domain = limits.check_mailbox_create(domain, quota)
+    if _address_taken(address):
+        raise _field_error("address", f"{address} already exists.", code="duplicate")
+    mailbox = Mailbox(
+        domain=domain,
+        local_part=local,
+        address=address,
+        name=name,
+        password=hashed,
+        quota_bytes=quota,
+        active=active,
+        allow_imap=allow_imap,
+        allow_pop3=allow_pop3,
+        allow_smtp=allow_smtp,
+        maildir=maildir_for(local, domain.name),
+    )
+    try:
+        with transaction.atomic():
+            mailbox.save()
+    except IntegrityError as exc:
+        raise _field_error("address", f"{address} already exists.", "duplicate") from exc
+    audit_record(
+        actor=actor,
+        action="mailbox.create",
+        obj=mailbox,
+        changes={"address": address, "quota_bytes": quota},
+    )
+    return mailbox
+
+
+MAILBOX_FIELDS = {"name", "quota_bytes", "active", "allow_imap", "allow_pop3", "allow_smtp"}
+
+
+@transaction.atomic
+def mailbox_update(
+    *,
+    actor,
+    mailbox: Mailbox,
+    forward_to: list[str] | None = None,
+    keep_copy: bool | None = None,
+    **fields: Any,
+) -> Mailbox:
+    ensure_can_manage_domain(actor, mailbox.domain)
+    unknown = set(fields) - MAILBOX_FIELDS
+    if unknown:
+        raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
+    changes: dict[str, Any] = {}
+    if "quota_bytes" in fields:
+        quota = _non_negative_int("quota_bytes", fields["quota_bytes"])
+        domain, pool = limits.lock_for_mailbox_change(mailbox.domain)
+        limits.check_mailbox_quota(domain, pool, quota, exclude_pk=mailbox.pk)
+    mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    for field, value in fields.items():
+        if getattr(mailbox, field) != value:
+            changes[field] = value
+            setattr(mailbox, field, value)
+    if keep_copy is not None and keep_copy != mailbox.keep_copy:
+        changes["keep_copy"] = keep_copy
+        mailbox.keep_copy = keep_copy
+    mailbox.save()
+    if forward_to is not None:
+        targets = _recipients("forward_to", forward_to, allow_empty=True)
+        if mailbox.address in targets:
+            raise _field_error("forward_to", "Use keep_copy to keep mail in the mailbox itself.")
+        _ensure_no_loop("forward_to", mailbox.address, targets)
+        mailbox.forwards.all().delete()
+        MailboxForward.objects.bulk_create(
+            MailboxForward(mailbox=mailbox, address=target) for target in targets
+        )
+        changes["forward_to"] = targets
+    audit_record(actor=actor, action="mailbox.update", obj=mailbox, changes=changes)
+    return mailbox
+
+
+@transaction.atomic
+def mailbox_set_password(
+    *, actor, mailbox: Mailbox, password: str | None = None, password_hash: str | None = None
+) -> Mailbox:
+    ensure_can_manage_domain(actor, mailbox.domain)
+    mailbox.password = _password_hash(password, password_hash)
+    mailbox.save(update_fields=["password", "modified"])
+    audit_record(actor=actor, action="mailbox.password", obj=mailbox)
+    return mailbox
+
+
+@transaction.atomic
+def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
+    ensure_can_manage_domain(actor, mailbox.domain)
+    # Aliases pointing here would bounce: drop the recipient, and aliases left with none.
+    pointing = AliasRecipient.objects.filter(address=mailbox.address)
+    alias_ids = list(pointing.values_list("alias_id", flat=True))
+    pointing.delete()
+    emptied = Alias.objects.filter(pk__in=alias_ids, recipients__isnull=True)
+    for alias in emptied:
+        audit_record(actor=actor, action="alias.delete", obj=alias, changes={"reason": "empty"})
+    emptied.delete()
+    audit_record(actor=actor, action="mailbox.delete", obj=mailbox)
+    mailbox.delete()
+
+
+# --- Aliases ------------------------------------------------------------------------------------
+
+
+def _recipients(field: str, values: list[str], *, allow_empty: bool = False) -> list[str]:
+    if isinstance(values, str) or not isinstance(values, list | tuple):
+        raise _field_error(field, "Give a list of addresses.")
+    if not values and not allow_empty:
+        raise _field_error(field, "Give at least one recipient.", code="required")
+    if len(values) > MAX_RECIPIENTS:
+        raise _field_error(field, f"At most {MAX_RECIPIENTS} recipients.")
+    result: list[str] = []
+    for value in values:
+        address = _normalized(field, normalize_address, value)
+        local, domain_name = address.split("@")
+        canonical = _canonical_local_address(local, domain_name)
+        if canonical is False:
+            raise _field_error(field, f"{address} does not exist here.", code="no_recipient")
+        if address not in result:
+            result.append(address)
+    return result
+
+
+def _canonical_local_address(local: str, domain_name: str) -> str | None | bool:
+    """The address after alias-domain rewriting when the domain is ours; None when the domain is
+    not served here (external), False when it is ours but nothing answers for the address."""
+    domain = Domain.objects.filter(name=domain_name).first()
+    if domain is None:
+        alias_domain = AliasDomain.objects.select_related("target").filter(name=domain_name)
+        alias_domain = alias_domain.first()
+        if alias_domain is None:
+            return None
+        domain = alias_domain.target
+    if domain.kind != Domain.Kind.LOCAL:
+        return None
+    address = f"{local}@{domain.name}"
+    if (
+        Mailbox.objects.filter(address=address).exists()
+        or Alias.objects.filter(address__in=[address, f"@{domain.name}"]).exists()
+    ):
+        return address
+    return False
+
+
+def _next_hops(address: str) -> list[str]:
+    """Where Postfix would send mail for a local address next (empty: delivered or external)."""
+    local, domain_name = address.split("@")
+    canonical = _canonical_local_address(local, domain_name)
+    if not canonical:
+        return []
+    mailbox = Mailbox.objects.filter(address=canonical).prefetch_related("forwards").first()
+    if mailbox is not None:
+        return [f.address for f in mailbox.forwards.all()]
+    alias = Alias.objects.filter(address=canonical).first()
+    if alias is None:  # only the domain's catch-all answers
+        alias = Alias.objects.filter(address=f"@{canonical.split('@')[1]}").first()
+    return list(alias.recipients.values_list("address", flat=True)) if alias else []
+
+
+def _ensure_no_loop(field: str, start: str, targets: list[str]) -> None:
+    """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a)."""
+    seen: set[str] = set()
+    queue = list(targets)
+    while queue:
+        address = queue.pop()
+        local, domain_name = address.split("@")
+        canonical = _canonical_local_address(local, domain_name) or address
+        if canonical == start or address == start:
+            raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
+        if canonical in seen or len(seen) > 10_000:
+            continue
+        seen.add(canonical)
+        queue.extend(_next_hops(canonical))
+
+
+@transaction.atomic
+def alias_create(
+    *,
+    actor,
+    address: str,
+    recipients: list[str],
+    active: bool = True,
+    description: str = "",
+) -> Alias:
+    local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
+    domain = _local_domain(domain_name, "address")
+    ensure_can_manage_domain(actor, domain)
+    address = f"{local}@{domain_name}"
+    domain = limits.check_alias_create(domain)
+    if _address_taken(address):
+        raise _field_error("address", f"{address} already exists.", code="duplicate")
+    targets = _recipients("recipients", recipients)
+    if local:
+        _ensure_no_loop("recipients", address, targets)
+    alias = Alias(
+        domain=domain, local_part=local, address=address, active=active, description=description
+    )
+    try:
+        with transaction.atomic():
+            alias.save()
+    except IntegrityError as exc:
+        raise _field_error("address", f"{address} already exists.", "duplicate") from exc
+    AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
+    audit_record(
+        actor=actor,
+        action="alias.create",
+        obj=alias,
+        changes={"address": address, "recipients": targets},
+    )
+    return alias
+
+
+@transaction.atomic
+def alias_update(
+    *,
+    actor,
+    alias: Alias,
+    recipients: list[str] | None = None,
+    active: bool | None = None,
+    description: str | None = None,
+) -> Alias:
+    ensure_can_manage_domain(actor, alias.domain)
+    alias = Alias.objects.select_for_update().get(pk=alias.pk)
+    changes: dict[str, Any] = {}
+    if active is not None and active != alias.active:
+        alias.active = changes["active"] = active
+    if description is not None and description != alias.description:
+        alias.description = changes["description"] = description
+    alias.save()
+    if recipients is not None:
+        targets = _recipients("recipients", recipients)
+        if alias.local_part:
+            _ensure_no_loop("recipients", alias.address, targets)
+        alias.recipients.all().delete()
+        AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
+        changes["recipients"] = targets
+    audit_record(actor=actor, action="alias.update", obj=alias, changes=changes)
+    return alias
+
+
+@transaction.atomic
+def alias_delete(*, actor, alias: Alias) -> None:
+    ensure_can_manage_domain(actor, alias.domain)
+    audit_record(actor=actor, action="alias.delete", obj=alias)
+    alias.delete()
+
+
+# --- Sender identities --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def sender_grant_create(*, actor, mailbox: Mailbox, address: str) -> SenderGrant:
+    ensure_can_manage_domain(actor, mailbox.domain)
+    local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
+    if not is_system(actor) and not actor.is_superadmin:
+        # Only addresses in domains the actor manages: no claiming someone else's identity.
+        granted = Domain.objects.filter(name=domain_name).first() or getattr(
+            AliasDomain.objects.filter(name=domain_name).first(), "target", None
+        )
+        if granted is None:
+            raise _field_error("address", "You can only grant addresses in your own domains.")
+        ensure_can_manage_domain(actor, granted)
+    grant, created = SenderGrant.objects.get_or_create(
+        mailbox=mailbox, local_part=local, domain=domain_name
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="sender_grant.create",
+            obj=grant,
+            changes={"mailbox": mailbox.address, "address": grant.address},
+        )
+    return grant
+
+
+@transaction.atomic
+def sender_grant_delete(*, actor, grant: SenderGrant) -> None:
+    ensure_can_manage_domain(actor, grant.mailbox.domain)
+    audit_record(actor=actor, action="sender_grant.delete", obj=grant)
+    grant.delete()

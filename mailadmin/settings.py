@@ -1,0 +1,174 @@
+"""Django settings for mailadmin. Everything that differs between machines comes from the
+environment; the defaults give a newcomer a working panel on SQLite with eager tasks."""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from mailadmin.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("MAILADMIN_VAR_DIR", str(BASE_DIR / "var")))
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "dev-only-insecure-key-set-SECRET_KEY-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "accounts",
+    "domains",
+    "audit",
+    "mailhost",
+    "api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mailadmin.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "mailadmin.wsgi.application"
+
+# SQLite by default so the panel runs with zero set-up; PostgreSQL is what production, CI and the
+# mail servers use (the lookup views exist only there).
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailadmin.sqlite3'}"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+    )
+}
+DATABASES["default"].setdefault("TEST", {})
+if env_str("TEST_DATABASE_NAME"):
+    DATABASES["default"]["TEST"]["NAME"] = env_str("TEST_DATABASE_NAME")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# Security: strict by default, relaxed only where DEBUG says this is a developer's machine.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
+)
+X_FRAME_OPTIONS = "DENY"
+
+# Celery: with no broker configured, tasks run eagerly in-process (the zero-set-up panel).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL"))
+CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mailadmin API",
+    "DESCRIPTION": "Scoped REST API for domains, mailboxes, aliases and quotas.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- The mail service -------------------------------------------------------------------------
+# Where Dovecot keeps Maildirs, and the numeric owner of every mail file.
+MAIL_VMAIL_ROOT = env_str("MAIL_VMAIL_ROOT", "/var/vmail")
+MAIL_UID = env_int("MAIL_UID", 5000)
+MAIL_GID = env_int("MAIL_GID", 5000)
+MAIL_HOSTNAME = env_str("MAIL_HOSTNAME", "mail.example.net")
+# How the mail servers reach the database: its own least-privilege role (see `manage.py mailrole`).
+MAIL_DB_HOST = env_str("MAIL_DB_HOST", "127.0.0.1")
+MAIL_DB_PORT = env_int("MAIL_DB_PORT", 5432)
+MAIL_DB_NAME = env_str("MAIL_DB_NAME", DATABASES["default"].get("NAME", "mailadmin"))
+MAIL_DB_ROLE = env_str("MAIL_DB_ROLE", "mailserver")
+MAIL_DB_PASSWORD = env_str("MAIL_DB_PASSWORD", "")
+# Mailbox password hashing: the scheme Dovecot reads from the {SCHEME} prefix, and its cost.
+MAIL_PASSWORD_SCHEME = env_str("MAIL_PASSWORD_SCHEME", "ARGON2ID")
+MAIL_ARGON2_TIME_COST = env_int("MAIL_ARGON2_TIME_COST", 3)
+MAIL_ARGON2_MEMORY_KIB = env_int("MAIL_ARGON2_MEMORY_KIB", 65536)
+MAIL_ARGON2_PARALLELISM = env_int("MAIL_ARGON2_PARALLELISM", 1)
+MAIL_BCRYPT_ROUNDS = env_int("MAIL_BCRYPT_ROUNDS", 12)
+MAIL_MIN_PASSWORD_LENGTH = env_int("MAIL_MIN_PASSWORD_LENGTH", 10)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MailhostConfig(AppConfig):
+    name = "mailhost"
+    default_auto_field = "django.db.models.BigAutoField"
