@@ -40,9 +40,7 @@ class User(AbstractUser):
         Reseller, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     # Domain admins manage exactly these domains (resellers reach theirs through `reseller`).
-    managed_domains = models.ManyToManyField(
-        "domains.Domain", blank=True, related_name="admins"
-    )
+    managed_domains = models.ManyToManyField("domains.Domain", blank=True, related_name="admins")
 
     class Meta:
         constraints = [

@@ -135,9 +135,10 @@ def check_domain_limits_fit(domain: Domain) -> None:
         errors["max_mailboxes"] = "The domain already has more mailboxes than that."
     if domain.max_aliases and domain.aliases.count() > domain.max_aliases:
         errors["max_aliases"] = "The domain already has more aliases than that."
-    if domain.max_quota_per_mailbox and domain.mailboxes.filter(
-        quota_bytes__gt=domain.max_quota_per_mailbox
-    ).exists():
+    if (
+        domain.max_quota_per_mailbox
+        and domain.mailboxes.filter(quota_bytes__gt=domain.max_quota_per_mailbox).exists()
+    ):
         errors["max_quota_per_mailbox"] = "Some mailboxes already have a larger quota."
     if domain.total_quota and _quota_sum(domain.mailboxes.all()) > domain.total_quota:
         errors["total_quota"] = "The mailboxes' quotas already add up to more than that."

@@ -173,12 +173,12 @@ class SenderGrant(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return self.address
+
     @property
     def address(self) -> str:
         return f"{self.local_part}@{self.domain}"
-
-    def __str__(self) -> str:
-        return self.address
 
 
 class QuotaUsage(models.Model):

@@ -88,7 +88,8 @@ def normalize_local_part(value: str) -> str:
         )
     if not all(_ATOM_RE.match(atom) for atom in local.split(".")):
         raise ValidationError(
-            "The local part may contain ASCII letters, digits and . ! # $ & ' * + = ? ^ _ ` { } ~ -",
+            "The local part may contain ASCII letters, digits and"
+            " . ! # $ & ' * + = ? ^ _ ` { } ~ -",
             code="invalid",
         )
     return local

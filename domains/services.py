@@ -60,8 +60,7 @@ def _non_negative_int(field: str, value: Any) -> int:
 
 def _name_taken(name: str) -> bool:
     return (
-        Domain.objects.filter(name=name).exists()
-        or AliasDomain.objects.filter(name=name).exists()
+        Domain.objects.filter(name=name).exists() or AliasDomain.objects.filter(name=name).exists()
     )
 
 
@@ -148,7 +147,7 @@ def _validate_transport(kind: str, transport: str) -> str:
             raise _field_error("transport", "Only relay domains have a transport.")
         return ""
     if not transport:
-        raise _field_error("transport", "A relay domain needs a next hop, e.g. smtp:[mx.example]:25.")
+        raise _field_error("transport", "A relay needs a next hop, e.g. smtp:[mx.example]:25.")
     if any(c in transport for c in " \t\r\n,'\"\\"):
         raise _field_error("transport", "A transport is one word like smtp:[mx.example]:25.")
     if ":" not in transport:

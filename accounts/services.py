@@ -1,0 +1,110 @@
+"""Writes for people and pools: resellers, reseller users and domain admins."""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts.models import Reseller, User
+from audit.services import audit_record
+from domains.models import Domain
+from domains.permissions import ensure_can_manage_domain, is_system
+
+POOL_FIELDS = ("max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
+
+
+def _ensure_superadmin(actor) -> None:
+    if not (is_system(actor) or actor.is_superadmin):
+        raise PermissionDenied("Only superadmins manage resellers.")
+
+
+def _pool_values(values: dict[str, Any]) -> dict[str, int]:
+    for field, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValidationError({field: "Give a whole number of 0 or more."})
+    return values
+
+
+@transaction.atomic
+def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Reseller:
+    _ensure_superadmin(actor)
+    unknown = set(pool) - set(POOL_FIELDS)
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: "Unknown field."})
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the reseller a name."})
+    if Reseller.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"A reseller named {name} already exists."}, "duplicate")
+    reseller = Reseller(name=name, active=active, **_pool_values(pool))
+    try:
+        with transaction.atomic():
+            reseller.save()
+    except IntegrityError as exc:
+        raise ValidationError({"name": f"A reseller named {name} already exists."}) from exc
+    audit_record(actor=actor, action="reseller.create", obj=reseller, changes={"name": name})
+    return reseller
+
+
+@transaction.atomic
+def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
+    _ensure_superadmin(actor)
+    reseller = Reseller.objects.select_for_update().get(pk=reseller.pk)
+    unknown = set(fields) - {"name", "active", *POOL_FIELDS}
+    if unknown:
+        raise ValidationError({sorted(unknown)[0]: "This field cannot be changed."})
+    _pool_values({k: v for k, v in fields.items() if k in POOL_FIELDS})
+    for field, value in fields.items():
+        setattr(reseller, field, value)
+    reseller.save()
+    audit_record(actor=actor, action="reseller.update", obj=reseller, changes=fields)
+    return reseller
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor,
+    username: str,
+    password: str | None,
+    role: str,
+    email: str = "",
+    reseller: Reseller | None = None,
+    domains: list[Domain] | None = None,
+) -> User:
+    """Superadmins create anyone; a reseller creates domain admins for its own domains."""
+    if role not in User.Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(User.Role.values)}."})
+    if not is_system(actor) and not actor.is_superadmin:
+        if not (actor.is_reseller and role == User.Role.DOMAIN_ADMIN):
+            raise PermissionDenied("You may only create domain admins.")
+    if role == User.Role.RESELLER and reseller is None:
+        raise ValidationError({"reseller": "A reseller user belongs to a reseller."})
+    username = (username or "").strip()
+    if not username:
+        raise ValidationError({"username": "Give a user name."})
+    if User.objects.filter(username__iexact=username).exists():
+        raise ValidationError({"username": f"{username} is taken."}, "duplicate")
+    user = User(
+        username=username,
+        email=email,
+        role=role,
+        reseller=reseller if role == User.Role.RESELLER else None,
+        is_superuser=role == User.Role.SUPERADMIN,
+        is_staff=role == User.Role.SUPERADMIN,
+    )
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    for domain in domains or []:
+        ensure_can_manage_domain(actor, domain)
+        user.managed_domains.add(domain)
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        changes={"role": role, "domains": [d.name for d in domains or []]},
+    )
+    return user

@@ -1,0 +1,26 @@
+"""Shared test set-up. Tests that need PostgreSQL carry `@pytest.mark.postgres`: on SQLite they
+skip with a message, unless MAILADMIN_REQUIRE_POSTGRES=1 (CI), where they fail instead."""
+
+import os
+
+import pytest
+from django.db import connection
+
+POSTGRES_HINT = (
+    "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailadmin "
+    "(the README's test command does this when PostgreSQL answers)"
+)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        if os.environ.get("MAILADMIN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"MAILADMIN_REQUIRE_POSTGRES=1 but the database is SQLite; {POSTGRES_HINT}")
+        pytest.skip(POSTGRES_HINT)
+
+
+@pytest.fixture
+def superadmin(django_user_model):
+    return django_user_model.objects.create_user(
+        username="root-admin", password="x", role="superadmin", is_superuser=True, is_staff=True
+    )
