@@ -131,6 +131,12 @@ def check_alias_create(domain: Domain) -> Domain:
 def check_domain_limits_fit(domain: Domain) -> None:
     """New domain limits may not be below what is already in use."""
     errors = {}
+    if domain.default_quota and _over(domain.max_quota_per_mailbox, domain.default_quota):
+        errors["default_quota"] = "The default quota is above the per-mailbox maximum."
+    if domain.pk is None:  # a new domain has no usage yet
+        if errors:
+            raise ValidationError(errors, code="limit")
+        return
     if domain.max_mailboxes and domain.mailboxes.count() > domain.max_mailboxes:
         errors["max_mailboxes"] = "The domain already has more mailboxes than that."
     if domain.max_aliases and domain.aliases.count() > domain.max_aliases:
@@ -142,7 +148,5 @@ def check_domain_limits_fit(domain: Domain) -> None:
         errors["max_quota_per_mailbox"] = "Some mailboxes already have a larger quota."
     if domain.total_quota and _quota_sum(domain.mailboxes.all()) > domain.total_quota:
         errors["total_quota"] = "The mailboxes' quotas already add up to more than that."
-    if domain.default_quota and _over(domain.max_quota_per_mailbox, domain.default_quota):
-        errors["default_quota"] = "The default quota is above the per-mailbox maximum."
     if errors:
         raise ValidationError(errors, code="limit")
