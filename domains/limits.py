@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
 from accounts.models import Reseller
-from domains.models import Alias, Domain, Mailbox
+from domains.models import Alias, AliasDomain, Domain, Mailbox
 
 
 def _lock_reseller(reseller_id: int | None) -> Reseller | None:
@@ -20,6 +20,11 @@ def _lock_reseller(reseller_id: int | None) -> Reseller | None:
 
 def _lock_domain(domain_id: int) -> Domain:
     return Domain.objects.select_for_update().get(pk=domain_id)
+
+
+def _limit_error(field: str, message: str) -> ValidationError:
+    # The code must sit on the message: ValidationError({...}, code=...) drops it.
+    return ValidationError({field: [ValidationError(message, code="limit")]})
 
 
 def _over(limit: int, value: int) -> bool:
@@ -36,10 +41,12 @@ def check_domain_create(reseller_id: int | None) -> None:
         return
     if not pool.active:
         raise ValidationError({"reseller": "This reseller is disabled."})
-    if _over(pool.max_domains, pool.domains.count() + 1):
-        raise ValidationError(
-            {"name": f"The reseller's limit of {pool.max_domains} domains is reached."},
-            code="limit",
+    # Alias domains count too: alias_domain_create checks this same limit.
+    used = pool.domains.count() + AliasDomain.objects.filter(target__reseller=pool).count()
+    if _over(pool.max_domains, used + 1):
+        raise _limit_error(
+            "name",
+            f"The reseller's limit of {pool.max_domains} domains is reached.",
         )
 
 
@@ -51,38 +58,31 @@ def check_mailbox_quota(
     if pool is not None and pool.max_quota_bytes:
         finite_required = True
     if quota_bytes == 0 and finite_required:
-        raise ValidationError(
-            {"quota_bytes": "An unlimited quota is not allowed here; give a size in bytes."},
-            code="limit",
+        raise _limit_error(
+            "quota_bytes",
+            "An unlimited quota is not allowed here; give a size in bytes.",
         )
     if _over(domain.max_quota_per_mailbox, quota_bytes):
-        raise ValidationError(
-            {
-                "quota_bytes": f"The domain allows at most {domain.max_quota_per_mailbox} "
-                "bytes per mailbox."
-            },
-            code="limit",
+        raise _limit_error(
+            "quota_bytes",
+            f"The domain allows at most {domain.max_quota_per_mailbox} bytes per mailbox.",
         )
     others = Mailbox.objects.exclude(pk=exclude_pk)
     if domain.total_quota:
         used = _quota_sum(others.filter(domain=domain))
         if used + quota_bytes > domain.total_quota:
-            raise ValidationError(
-                {
-                    "quota_bytes": f"The domain's total quota of {domain.total_quota} bytes "
-                    f"would be exceeded ({used} bytes already given out)."
-                },
-                code="limit",
+            raise _limit_error(
+                "quota_bytes",
+                f"The domain's total quota of {domain.total_quota} bytes "
+                f"would be exceeded ({used} bytes already given out).",
             )
     if pool is not None and pool.max_quota_bytes:
         used = _quota_sum(others.filter(domain__reseller=pool))
         if used + quota_bytes > pool.max_quota_bytes:
-            raise ValidationError(
-                {
-                    "quota_bytes": f"The reseller's quota pool of {pool.max_quota_bytes} bytes "
-                    f"would be exceeded ({used} bytes already given out)."
-                },
-                code="limit",
+            raise _limit_error(
+                "quota_bytes",
+                f"The reseller's quota pool of {pool.max_quota_bytes} bytes "
+                f"would be exceeded ({used} bytes already given out).",
             )
 
 
@@ -95,16 +95,16 @@ def check_mailbox_create(domain: Domain, quota_bytes: int) -> Domain:
     """Lock and check; returns the locked (fresh) domain row."""
     domain, pool = lock_for_mailbox_change(domain)
     if _over(domain.max_mailboxes, domain.mailboxes.count() + 1):
-        raise ValidationError(
-            {"address": f"The domain's limit of {domain.max_mailboxes} mailboxes is reached."},
-            code="limit",
+        raise _limit_error(
+            "address",
+            f"The domain's limit of {domain.max_mailboxes} mailboxes is reached.",
         )
     if pool is not None and _over(
         pool.max_mailboxes, Mailbox.objects.filter(domain__reseller=pool).count() + 1
     ):
-        raise ValidationError(
-            {"address": f"The reseller's limit of {pool.max_mailboxes} mailboxes is reached."},
-            code="limit",
+        raise _limit_error(
+            "address",
+            f"The reseller's limit of {pool.max_mailboxes} mailboxes is reached.",
         )
     check_mailbox_quota(domain, pool, quota_bytes)
     return domain
@@ -114,16 +114,16 @@ def check_alias_create(domain: Domain) -> Domain:
     pool = _lock_reseller(domain.reseller_id)
     domain = _lock_domain(domain.pk)
     if _over(domain.max_aliases, domain.aliases.count() + 1):
-        raise ValidationError(
-            {"address": f"The domain's limit of {domain.max_aliases} aliases is reached."},
-            code="limit",
+        raise _limit_error(
+            "address",
+            f"The domain's limit of {domain.max_aliases} aliases is reached.",
         )
     if pool is not None and _over(
         pool.max_aliases, Alias.objects.filter(domain__reseller=pool).count() + 1
     ):
-        raise ValidationError(
-            {"address": f"The reseller's limit of {pool.max_aliases} aliases is reached."},
-            code="limit",
+        raise _limit_error(
+            "address",
+            f"The reseller's limit of {pool.max_aliases} aliases is reached.",
         )
     return domain
 
@@ -133,20 +133,25 @@ def check_domain_limits_fit(domain: Domain) -> None:
     errors = {}
     if domain.default_quota and _over(domain.max_quota_per_mailbox, domain.default_quota):
         errors["default_quota"] = "The default quota is above the per-mailbox maximum."
-    if domain.pk is None:  # a new domain has no usage yet
-        if errors:
-            raise ValidationError(errors, code="limit")
-        return
-    if domain.max_mailboxes and domain.mailboxes.count() > domain.max_mailboxes:
-        errors["max_mailboxes"] = "The domain already has more mailboxes than that."
-    if domain.max_aliases and domain.aliases.count() > domain.max_aliases:
-        errors["max_aliases"] = "The domain already has more aliases than that."
-    if (
-        domain.max_quota_per_mailbox
-        and domain.mailboxes.filter(quota_bytes__gt=domain.max_quota_per_mailbox).exists()
-    ):
-        errors["max_quota_per_mailbox"] = "Some mailboxes already have a larger quota."
-    if domain.total_quota and _quota_sum(domain.mailboxes.all()) > domain.total_quota:
-        errors["total_quota"] = "The mailboxes' quotas already add up to more than that."
+    if domain.pk is not None:  # a new domain has no usage yet
+        mailboxes = domain.mailboxes.all()
+        # An unlimited mailbox (quota 0) is above any finite quota limit.
+        unlimited = mailboxes.filter(quota_bytes=0).exists()
+        if domain.max_mailboxes and mailboxes.count() > domain.max_mailboxes:
+            errors["max_mailboxes"] = "The domain already has more mailboxes than that."
+        if domain.max_aliases and domain.aliases.count() > domain.max_aliases:
+            errors["max_aliases"] = "The domain already has more aliases than that."
+        if domain.max_quota_per_mailbox and (
+            unlimited or mailboxes.filter(quota_bytes__gt=domain.max_quota_per_mailbox).exists()
+        ):
+            errors["max_quota_per_mailbox"] = (
+                "Some mailboxes already have a larger (or unlimited) quota."
+            )
+        if domain.total_quota and (unlimited or _quota_sum(mailboxes) > domain.total_quota):
+            errors["total_quota"] = (
+                "The mailboxes' quotas already add up to more than that (or are unlimited)."
+            )
     if errors:
-        raise ValidationError(errors, code="limit")
+        raise ValidationError(
+            {field: [ValidationError(message, code="limit")] for field, message in errors.items()}
+        )
