@@ -1,0 +1,438 @@
+"""Input shapes and output representations. Serializers never save: views hand validated data to
+the services (domains.services, accounts.services, api.services)."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import Reseller
+from api.models import APIKey
+from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+ADDRESS_MAX = 320
+
+
+def count_field(**kwargs):
+    return serializers.IntegerField(min_value=0, max_value=INT32_MAX, **kwargs)
+
+
+def bytes_field(**kwargs):
+    return serializers.IntegerField(min_value=0, max_value=INT64_MAX, **kwargs)
+
+
+# --- Domains ------------------------------------------------------------------------------------
+
+
+class DomainSerializer(serializers.ModelSerializer):
+    name_unicode = serializers.CharField(source="display_name", read_only=True)
+    mailbox_count = serializers.IntegerField(read_only=True)
+    alias_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Domain
+        fields = [
+            "id",
+            "name",
+            "name_unicode",
+            "kind",
+            "transport",
+            "description",
+            "active",
+            "reseller",
+            "max_mailboxes",
+            "max_aliases",
+            "max_quota_per_mailbox",
+            "total_quota",
+            "default_quota",
+            "mailbox_count",
+            "alias_count",
+            "created",
+            "modified",
+        ]
+        read_only_fields = fields
+
+
+class _DomainLimits(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Domain.Kind.choices, required=False)
+    transport = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    active = serializers.BooleanField(required=False)
+    max_mailboxes = count_field(required=False)
+    max_aliases = count_field(required=False)
+    max_quota_per_mailbox = bytes_field(required=False)
+    total_quota = bytes_field(required=False)
+    default_quota = bytes_field(required=False)
+
+
+class DomainCreateSerializer(_DomainLimits):
+    name = serializers.CharField(max_length=300, help_text="Unicode or IDNA (A-label) name")
+    reseller = serializers.PrimaryKeyRelatedField(
+        queryset=Reseller.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="Superadmins only; a reseller's domains always go to its own pool.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        field = self.fields["reseller"]
+        if user is None or not user.is_authenticated:
+            return
+        if user.is_superadmin:
+            field.queryset = Reseller.objects.all()
+        elif user.reseller_id:
+            field.queryset = Reseller.objects.filter(pk=user.reseller_id)
+
+
+class DomainUpdateSerializer(_DomainLimits):
+    pass
+
+
+class AliasDomainSerializer(serializers.ModelSerializer):
+    name_unicode = serializers.CharField(source="__str__", read_only=True)
+    target = serializers.CharField(source="target.name", read_only=True)
+    target_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = AliasDomain
+        fields = [
+            "id",
+            "name",
+            "name_unicode",
+            "target",
+            "target_id",
+            "active",
+            "created",
+            "modified",
+        ]
+        read_only_fields = fields
+
+
+class AliasDomainCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=300)
+    target = serializers.CharField(max_length=300, help_text="Name of the target domain")
+    active = serializers.BooleanField(required=False, default=True)
+
+
+class AliasDomainUpdateSerializer(serializers.Serializer):
+    active = serializers.BooleanField(required=False)
+
+
+# --- Mailboxes ----------------------------------------------------------------------------------
+
+
+class QuotaUsageField(serializers.Serializer):
+    bytes = serializers.IntegerField()
+    messages = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+def _usage(mailbox: Mailbox):
+    try:
+        usage = mailbox.quota_usage
+    except ObjectDoesNotExist:
+        usage = None
+    if usage is None:
+        return {"bytes": 0, "messages": 0, "updated_at": None}
+    return {"bytes": usage.bytes, "messages": usage.messages, "updated_at": usage.updated_at}
+
+
+class MailboxSerializer(serializers.ModelSerializer):
+    domain = serializers.CharField(source="domain.name", read_only=True)
+    forward_to = serializers.SerializerMethodField()
+    usage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "id",
+            "address",
+            "domain",
+            "domain_id",
+            "local_part",
+            "name",
+            "quota_bytes",
+            "active",
+            "allow_imap",
+            "allow_pop3",
+            "allow_smtp",
+            "keep_copy",
+            "forward_to",
+            "usage",
+            "created",
+            "modified",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_forward_to(self, obj) -> list[str]:
+        return [f.address for f in obj.forwards.all()]
+
+    @extend_schema_field(QuotaUsageField)
+    def get_usage(self, obj):
+        return _usage(obj)
+
+
+class _MailboxWritable(serializers.Serializer):
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    quota_bytes = bytes_field(required=False, help_text="0 = unlimited; default: the domain's")
+    active = serializers.BooleanField(required=False)
+    allow_imap = serializers.BooleanField(required=False)
+    allow_pop3 = serializers.BooleanField(required=False)
+    allow_smtp = serializers.BooleanField(required=False)
+    keep_copy = serializers.BooleanField(required=False)
+    forward_to = serializers.ListField(
+        child=serializers.CharField(max_length=ADDRESS_MAX),
+        required=False,
+        max_length=1000,
+        help_text="Forward mail to these addresses (keep_copy keeps it here too)",
+    )
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=1024,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Plaintext; hashed by the server. Never returned.",
+    )
+    password_hash = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=1024,
+        help_text="A ready hash with its {SCHEME} prefix ({ARGON2ID}, {BLF-CRYPT}, "
+        "{SHA512-CRYPT}), e.g. from a migration. Never returned.",
+    )
+
+
+class MailboxCreateSerializer(_MailboxWritable):
+    address = serializers.CharField(max_length=ADDRESS_MAX)
+
+
+class MailboxUpdateSerializer(_MailboxWritable):
+    pass
+
+
+class QuotaUsageSerializer(serializers.ModelSerializer):
+    mailbox_id = serializers.IntegerField(source="id", read_only=True)
+    bytes = serializers.SerializerMethodField()
+    messages = serializers.SerializerMethodField()
+    percent = serializers.SerializerMethodField()
+    updated_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "mailbox_id",
+            "address",
+            "quota_bytes",
+            "bytes",
+            "messages",
+            "percent",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_bytes(self, obj) -> int:
+        return _usage(obj)["bytes"]
+
+    def get_messages(self, obj) -> int:
+        return _usage(obj)["messages"]
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_updated_at(self, obj):
+        return _usage(obj)["updated_at"]
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_percent(self, obj):
+        if not obj.quota_bytes:
+            return None
+        return round(100.0 * _usage(obj)["bytes"] / obj.quota_bytes, 2)
+
+
+# --- Aliases ------------------------------------------------------------------------------------
+
+
+class AliasSerializer(serializers.ModelSerializer):
+    domain = serializers.CharField(source="domain.name", read_only=True)
+    recipients = serializers.SerializerMethodField()
+    is_catchall = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Alias
+        fields = [
+            "id",
+            "address",
+            "domain",
+            "domain_id",
+            "local_part",
+            "is_catchall",
+            "recipients",
+            "active",
+            "description",
+            "created",
+            "modified",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_recipients(self, obj) -> list[str]:
+        return [r.address for r in obj.recipients.all()]
+
+
+def recipients_field(**kwargs):
+    return serializers.ListField(
+        child=serializers.CharField(max_length=ADDRESS_MAX),
+        allow_empty=False,
+        max_length=1000,
+        **kwargs,
+    )
+
+
+class AliasCreateSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=ADDRESS_MAX, help_text="`user@domain` or `@domain`")
+    recipients = recipients_field()
+    active = serializers.BooleanField(required=False, default=True)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+
+class AliasUpdateSerializer(serializers.Serializer):
+    recipients = recipients_field(required=False)
+    active = serializers.BooleanField(required=False)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+
+# --- Sender identities --------------------------------------------------------------------------
+
+
+class SenderIdentitySerializer(serializers.ModelSerializer):
+    mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+    address = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = SenderGrant
+        fields = ["id", "mailbox", "mailbox_id", "address", "created"]
+        read_only_fields = fields
+
+
+class SenderIdentityCreateSerializer(serializers.Serializer):
+    mailbox = serializers.CharField(max_length=ADDRESS_MAX, help_text="Address of the mailbox")
+    address = serializers.CharField(
+        max_length=ADDRESS_MAX, help_text="Address it may send as; `@domain` for any there"
+    )
+
+
+# --- Resellers and the caller -------------------------------------------------------------------
+
+
+class UsageSerializer(serializers.Serializer):
+    domains = serializers.IntegerField()
+    mailboxes = serializers.IntegerField()
+    aliases = serializers.IntegerField()
+    quota_bytes = serializers.IntegerField(help_text="Sum of the mailboxes' quotas")
+
+
+class ResellerSerializer(serializers.ModelSerializer):
+    usage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Reseller
+        fields = [
+            "id",
+            "name",
+            "active",
+            "max_domains",
+            "max_mailboxes",
+            "max_aliases",
+            "max_quota_bytes",
+            "usage",
+            "created",
+            "modified",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(UsageSerializer)
+    def get_usage(self, obj):
+        return {
+            "domains": obj.used_domains,
+            "mailboxes": obj.used_mailboxes,
+            "aliases": obj.used_aliases,
+            "quota_bytes": obj.used_quota_bytes or 0,
+        }
+
+
+class ResellerWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    active = serializers.BooleanField(required=False)
+    max_domains = count_field(required=False)
+    max_mailboxes = count_field(required=False)
+    max_aliases = count_field(required=False)
+    max_quota_bytes = bytes_field(required=False)
+
+
+class ResellerCreateSerializer(ResellerWriteSerializer):
+    name = serializers.CharField(max_length=100)
+
+
+class KeyInfoSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    prefix = serializers.CharField()
+    read_only = serializers.BooleanField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.CharField()
+    role = serializers.ChoiceField(choices=["superadmin", "reseller", "domainadmin"])
+    reseller = ResellerSerializer(allow_null=True, help_text="Your pool: limits and usage")
+    usage = UsageSerializer(help_text="What you manage now")
+    api_key = KeyInfoSerializer(allow_null=True, help_text="The key this request used")
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+class APIKeySerializer(serializers.ModelSerializer):
+    prefix = serializers.CharField(source="display_prefix", read_only=True)
+    user = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = APIKey
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "user",
+            "read_only",
+            "expires_at",
+            "allowed_networks",
+            "created",
+            "last_used_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class APIKeyCreatedSerializer(APIKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The full key. Shown only this once.")
+
+    class Meta(APIKeySerializer.Meta):
+        fields = [*APIKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class APIKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    read_only = serializers.BooleanField(required=False, default=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    allowed_networks = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        max_length=100,
+        help_text="CIDR networks the key may be used from (empty: anywhere)",
+    )

@@ -1,0 +1,603 @@
+"""The REST API. Reads go through scoped querysets (domains.permissions.domain_scope_q, the
+selectors); every write goes through the services, so limits, validation and audit are the code
+the web UI runs. An object outside the caller's reach is a 404, exactly like one that does not
+exist."""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services as account_services
+from accounts.models import Reseller
+from api import filters, serializers
+from api import services as api_services
+from api.authentication import APIKeyAuthentication
+from api.exceptions import api_exception_handler
+from api.idempotency import IdempotentCreateMixin
+from api.models import APIKey
+from api.pagination import KeysetPagination
+from api.permissions import KeyAllowsMethod
+from api.schema import ApiAutoSchema
+from api.throttling import APIKeyRateThrottle
+from domains import services
+from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.normalize import normalize_address, normalize_domain, split_address
+from domains.permissions import domain_scope_q
+from domains.selectors import alias_domain_list, alias_list, mailbox_list
+
+
+class ApiMixin:
+    authentication_classes = [APIKeyAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated, KeyAllowsMethod]
+    throttle_classes = [APIKeyRateThrottle]
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    schema = ApiAutoSchema()
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+
+class ApiViewSet(ApiMixin, viewsets.GenericViewSet):
+    pagination_class = KeysetPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id"]
+    ordering = "id"
+    read_serializer = None
+
+    def get_serializer_class(self):
+        return self.read_serializer
+
+    def respond(self, obj, code=status.HTTP_200_OK) -> Response:
+        """Represent `obj` as a fresh read through the scoped queryset (annotations included)."""
+        fresh = self.get_queryset().get(pk=obj.pk)
+        return Response(
+            self.read_serializer(fresh, context=self.get_serializer_context()).data, code
+        )
+
+    def validated(self, serializer_class, *, partial=False, **kwargs) -> dict:
+        serializer = serializer_class(
+            data=self.request.data, partial=partial, context=self.get_serializer_context(), **kwargs
+        )
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+
+def _error(field: str, message: str, code: str = "invalid") -> DjangoValidationError:
+    return DjangoValidationError({field: [DjangoValidationError(message, code=code)]})
+
+
+def visible_domain(actor, name: str) -> Domain | None:
+    return Domain.objects.filter(domain_scope_q(actor), name=name).first()
+
+
+def require_visible_domain(actor, field: str, address, *, allow_catchall=False) -> None:
+    """A domain outside the caller's reach gets the very answer a missing domain gets."""
+    try:
+        _local, name = split_address(address, allow_catchall=allow_catchall)
+    except DjangoValidationError:
+        return  # the service names the address error
+    if visible_domain(actor, name) is not None:
+        return
+    if AliasDomain.objects.filter(domain_scope_q(actor, "target__"), name=name).exists():
+        return
+    raise _error(field, f"The domain {name} does not exist.", "no_domain")
+
+
+def _changed(obj, data: dict, fields) -> dict:
+    return {k: v for k, v in data.items() if k in fields and getattr(obj, k) != v}
+
+
+def _count(model, path: str):
+    sub = (
+        model.objects.filter(**{path: OuterRef("pk")})
+        .order_by()
+        .values(path)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
+
+
+def _quota(path: str):
+    sub = (
+        Mailbox.objects.filter(**{path: OuterRef("pk")})
+        .order_by()
+        .values(path)
+        .annotate(s=Sum("quota_bytes"))
+        .values("s")
+    )
+    return Coalesce(Subquery(sub), 0)
+
+
+# --- Domains ------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.DomainCreateSerializer,
+        responses={201: serializers.DomainSerializer},
+    ),
+    update=extend_schema(
+        request=serializers.DomainUpdateSerializer, responses={200: serializers.DomainSerializer}
+    ),
+    partial_update=extend_schema(
+        request=serializers.DomainUpdateSerializer, responses={200: serializers.DomainSerializer}
+    ),
+)
+class DomainViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
+    """Domains. Superadmins and resellers create and delete them; domain admins see theirs and
+    may change the description."""
+
+    queryset = Domain.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.DomainSerializer
+    filterset_class = filters.DomainFilter
+    ordering_fields = ["id", "name"]
+    ordering = "name"
+
+    def get_queryset(self):
+        return (
+            Domain.objects.filter(domain_scope_q(self.request.user))
+            .annotate(mailbox_count=_count(Mailbox, "domain"), alias_count=_count(Alias, "domain"))
+            .order_by("name")
+        )
+
+    def perform_create_request(self, request, *args, **kwargs):
+        data = self.validated(serializers.DomainCreateSerializer)
+        domain = services.domain_create(actor=request.user, **data)
+        return self.respond(domain, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        domain = self.get_object()
+        data = self.validated(serializers.DomainUpdateSerializer, partial=partial)
+        changed = _changed(domain, data, data.keys())
+        if changed:
+            services.domain_update(actor=request.user, domain=domain, **changed)
+        return self.respond(domain)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.domain_delete(actor=request.user, domain=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.AliasDomainCreateSerializer,
+        responses={201: serializers.AliasDomainSerializer},
+    ),
+    update=extend_schema(
+        request=serializers.AliasDomainUpdateSerializer,
+        responses={200: serializers.AliasDomainSerializer},
+    ),
+    partial_update=extend_schema(
+        request=serializers.AliasDomainUpdateSerializer,
+        responses={200: serializers.AliasDomainSerializer},
+    ),
+)
+class AliasDomainViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
+    """Alias domains: every address of the target answers under the alias name too."""
+
+    queryset = AliasDomain.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.AliasDomainSerializer
+    filterset_class = filters.AliasDomainFilter
+    ordering_fields = ["id", "name"]
+    ordering = "name"
+
+    def get_queryset(self):
+        return alias_domain_list(actor=self.request.user).order_by("name")
+
+    def perform_create_request(self, request, *args, **kwargs):
+        data = self.validated(serializers.AliasDomainCreateSerializer)
+        try:
+            target_name = normalize_domain(data["target"])
+        except DjangoValidationError as exc:
+            raise DjangoValidationError({"target": exc.messages}) from exc
+        target = visible_domain(request.user, target_name)
+        if target is None:
+            raise _error("target", f"The domain {target_name} does not exist.", "no_domain")
+        alias_domain = services.alias_domain_create(
+            actor=request.user, name=data["name"], target=target, active=data["active"]
+        )
+        return self.respond(alias_domain, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        alias_domain = self.get_object()
+        data = self.validated(serializers.AliasDomainUpdateSerializer, partial=partial)
+        if "active" in data and data["active"] != alias_domain.active:
+            services.alias_domain_update(
+                actor=request.user, alias_domain=alias_domain, active=data["active"]
+            )
+        return self.respond(alias_domain)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.alias_domain_delete(actor=request.user, alias_domain=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Mailboxes ----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.MailboxCreateSerializer,
+        responses={201: serializers.MailboxSerializer},
+    ),
+    update=extend_schema(
+        request=serializers.MailboxUpdateSerializer, responses={200: serializers.MailboxSerializer}
+    ),
+    partial_update=extend_schema(
+        request=serializers.MailboxUpdateSerializer, responses={200: serializers.MailboxSerializer}
+    ),
+)
+class MailboxViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
+    """Mailboxes. Passwords are write-only: a plaintext `password` (hashed here) or a ready
+    `password_hash` with its `{SCHEME}` prefix."""
+
+    queryset = Mailbox.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.MailboxSerializer
+    filterset_class = filters.MailboxFilter
+    ordering_fields = ["id", "address"]
+    ordering = "address"
+
+    def get_queryset(self):
+        return mailbox_list(actor=self.request.user).prefetch_related("forwards")
+
+    def perform_create_request(self, request, *args, **kwargs):
+        data = self.validated(serializers.MailboxCreateSerializer)
+        forward_to = data.pop("forward_to", None)
+        keep_copy = data.pop("keep_copy", None)
+        require_visible_domain(request.user, "address", data["address"])
+        with transaction.atomic():
+            mailbox = services.mailbox_create(actor=request.user, **data)
+            if forward_to is not None or keep_copy is not None:
+                services.mailbox_update(
+                    actor=request.user, mailbox=mailbox, forward_to=forward_to, keep_copy=keep_copy
+                )
+        return self.respond(mailbox, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        mailbox = self.get_object()
+        data = self.validated(serializers.MailboxUpdateSerializer, partial=partial)
+        fields = _changed(mailbox, data, services.MAILBOX_FIELDS)
+        forward_to = data.get("forward_to")
+        keep_copy = data.get("keep_copy")
+        if forward_to is not None and forward_to == [f.address for f in mailbox.forwards.all()]:
+            forward_to = None
+        if keep_copy == mailbox.keep_copy:
+            keep_copy = None
+        with transaction.atomic():
+            if fields or forward_to is not None or keep_copy is not None:
+                services.mailbox_update(
+                    actor=request.user,
+                    mailbox=mailbox,
+                    forward_to=forward_to,
+                    keep_copy=keep_copy,
+                    **fields,
+                )
+            if "password" in data or "password_hash" in data:
+                services.mailbox_set_password(
+                    actor=request.user,
+                    mailbox=mailbox,
+                    password=data.get("password"),
+                    password_hash=data.get("password_hash"),
+                )
+        return self.respond(mailbox)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.mailbox_delete(actor=request.user, mailbox=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QuotaUsageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Quota usage per mailbox as Dovecot last reported it (zero until it has)."""
+
+    queryset = Mailbox.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.QuotaUsageSerializer
+    filterset_class = filters.QuotaUsageFilter
+    ordering_fields = ["id", "address"]
+    ordering = "address"
+
+    def get_queryset(self):
+        return mailbox_list(actor=self.request.user)
+
+
+# --- Aliases ------------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.AliasCreateSerializer, responses={201: serializers.AliasSerializer}
+    ),
+    update=extend_schema(
+        request=serializers.AliasUpdateSerializer, responses={200: serializers.AliasSerializer}
+    ),
+    partial_update=extend_schema(
+        request=serializers.AliasUpdateSerializer, responses={200: serializers.AliasSerializer}
+    ),
+)
+class AliasViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
+    """Aliases (`user@domain`, or `@domain` for a catch-all) with a list of recipients."""
+
+    queryset = Alias.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.AliasSerializer
+    filterset_class = filters.AliasFilter
+    ordering_fields = ["id", "address"]
+    ordering = "address"
+
+    def get_queryset(self):
+        return alias_list(actor=self.request.user)
+
+    def perform_create_request(self, request, *args, **kwargs):
+        data = self.validated(serializers.AliasCreateSerializer)
+        require_visible_domain(request.user, "address", data["address"], allow_catchall=True)
+        alias = services.alias_create(actor=request.user, **data)
+        return self.respond(alias, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        alias = self.get_object()
+        data = self.validated(serializers.AliasUpdateSerializer, partial=partial)
+        if data.get("recipients") == [r.address for r in alias.recipients.all()]:
+            data.pop("recipients")
+        changed = _changed(alias, data, {"active", "description"})
+        if "recipients" in data:
+            changed["recipients"] = data["recipients"]
+        if changed:
+            services.alias_update(actor=request.user, alias=alias, **changed)
+        return self.respond(alias)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.alias_delete(actor=request.user, alias=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Sender identities --------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.SenderIdentityCreateSerializer,
+        responses={201: serializers.SenderIdentitySerializer},
+    ),
+)
+class SenderIdentityViewSet(
+    IdempotentCreateMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    ApiViewSet,
+):
+    """Extra addresses a mailbox may use as MAIL FROM (its own address and the aliases pointing
+    to it are implied). `@domain` grants every address of the domain."""
+
+    queryset = SenderGrant.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.SenderIdentitySerializer
+    filterset_class = filters.SenderIdentityFilter
+
+    def get_queryset(self):
+        return (
+            SenderGrant.objects.filter(domain_scope_q(self.request.user, "mailbox__domain__"))
+            .select_related("mailbox")
+            .order_by("id")
+        )
+
+    def perform_create_request(self, request, *args, **kwargs):
+        data = self.validated(serializers.SenderIdentityCreateSerializer)
+        try:
+            mailbox_address = normalize_address(data["mailbox"])
+        except DjangoValidationError as exc:
+            raise DjangoValidationError({"mailbox": exc.messages}) from exc
+        mailbox = mailbox_list(actor=request.user).filter(address=mailbox_address).first()
+        if mailbox is None:
+            raise _error("mailbox", f"There is no mailbox {mailbox_address}.", "no_mailbox")
+        try:
+            grant = services.sender_grant_create(
+                actor=request.user, mailbox=mailbox, address=data["address"]
+            )
+        except DjangoPermissionDenied as exc:
+            # Same words the service uses for a domain that does not exist at all.
+            raise _error("address", "You can only grant addresses in your own domains.") from exc
+        return self.respond(grant, status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        services.sender_grant_delete(actor=request.user, grant=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Resellers ----------------------------------------------------------------------------------
+
+
+def reseller_queryset(user):
+    qs = Reseller.objects.annotate(
+        used_domains=_count(Domain, "reseller"),
+        used_mailboxes=_count(Mailbox, "domain__reseller"),
+        used_aliases=_count(Alias, "domain__reseller"),
+        used_quota_bytes=_quota("domain__reseller"),
+    )
+    if user.is_superadmin:
+        return qs
+    if user.is_reseller:
+        return qs.filter(pk=user.reseller_id)
+    return qs.none()
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.ResellerCreateSerializer,
+        responses={201: serializers.ResellerSerializer},
+    ),
+    update=extend_schema(
+        request=serializers.ResellerWriteSerializer, responses={200: serializers.ResellerSerializer}
+    ),
+    partial_update=extend_schema(
+        request=serializers.ResellerWriteSerializer, responses={200: serializers.ResellerSerializer}
+    ),
+)
+class ResellerViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
+    """Resellers and their resource pools. Superadmins manage them; a reseller sees its own."""
+
+    queryset = Reseller.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.ResellerSerializer
+    filterset_class = filters.ResellerFilter
+    ordering_fields = ["id", "name"]
+    ordering = "name"
+
+    def get_queryset(self):
+        return reseller_queryset(self.request.user)
+
+    def _ensure_superadmin(self):
+        if not self.request.user.is_superadmin:
+            raise exceptions.PermissionDenied("Only superadmins manage resellers.")
+
+    def perform_create_request(self, request, *args, **kwargs):
+        self._ensure_superadmin()
+        data = self.validated(serializers.ResellerCreateSerializer)
+        reseller = account_services.reseller_create(actor=request.user, **data)
+        return self.respond(reseller, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, partial=False, **kwargs):
+        reseller = self.get_object()
+        self._ensure_superadmin()
+        data = self.validated(serializers.ResellerWriteSerializer, partial=partial)
+        changed = _changed(reseller, data, data.keys())
+        if "name" in changed:
+            name = changed["name"].strip()
+            clash = Reseller.objects.filter(name__iexact=name).exclude(pk=reseller.pk)
+            if not name:
+                raise _error("name", "Give the reseller a name.")
+            if clash.exists():
+                raise _error("name", f"A reseller named {name} already exists.", "duplicate")
+            changed["name"] = name
+        if changed:
+            account_services.reseller_update(actor=request.user, reseller=reseller, **changed)
+        return self.respond(reseller)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+
+# --- The caller ---------------------------------------------------------------------------------
+
+
+def scope_usage(user) -> dict:
+    domains = Domain.objects.filter(domain_scope_q(user))
+    mailboxes = Mailbox.objects.filter(domain_scope_q(user, "domain__"))
+    return {
+        "domains": domains.count(),
+        "mailboxes": mailboxes.count(),
+        "aliases": Alias.objects.filter(domain_scope_q(user, "domain__")).count(),
+        "quota_bytes": mailboxes.aggregate(s=Sum("quota_bytes"))["s"] or 0,
+    }
+
+
+class MeView(ApiMixin, APIView):
+    """Who the caller is: role, the reseller pool with its limits and usage, and the key used."""
+
+    @extend_schema(responses={200: serializers.MeSerializer}, operation_id="me_retrieve")
+    def get(self, request):
+        user = request.user
+        reseller = None
+        if user.reseller_id and not user.is_superadmin:
+            reseller = reseller_queryset(user).filter(pk=user.reseller_id).first()
+        key = request.auth if isinstance(request.auth, APIKey) else None
+        role = "superadmin" if user.is_superadmin else user.role
+        data = {
+            "id": user.pk,
+            "username": user.username,
+            "email": user.email,
+            "role": role,
+            "reseller": reseller,
+            "usage": scope_usage(user),
+            "api_key": {
+                "id": key.pk,
+                "prefix": key.display_prefix,
+                "read_only": key.read_only,
+                "expires_at": key.expires_at,
+            }
+            if key
+            else None,
+        }
+        return Response(serializers.MeSerializer(data).data)
+
+
+# --- API keys -----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.APIKeyCreateSerializer,
+        responses={201: serializers.APIKeyCreatedSerializer},
+        description="Create a key for yourself. The full key is in the response, and only there.",
+    ),
+    revoke=extend_schema(request=None, responses={200: serializers.APIKeySerializer}),
+)
+class APIKeyViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    ApiViewSet,
+):
+    """Your API keys (superadmins see everyone's). The secret is never shown after creation."""
+
+    queryset = APIKey.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.APIKeySerializer
+    filterset_class = filters.APIKeyFilter
+    ordering_fields = ["id", "created"]
+    ordering = "-id"
+
+    def get_queryset(self):
+        qs = APIKey.objects.select_related("user")
+        if not self.request.user.is_superadmin:
+            qs = qs.filter(user=self.request.user)
+        return qs.order_by("-id")
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated(serializers.APIKeyCreateSerializer)
+        via = request.auth if isinstance(request.auth, APIKey) else None
+        key, full = api_services.api_key_create(
+            actor=request.user, user=request.user, via_key=via, **data
+        )
+        key.key = full
+        body = serializers.APIKeyCreatedSerializer(key, context=self.get_serializer_context()).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        api_services.api_key_delete(actor=request.user, key=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, *args, **kwargs):
+        key = api_services.api_key_revoke(actor=request.user, key=self.get_object())
+        return self.respond(key)
