@@ -13,6 +13,11 @@ from domains.permissions import ensure_can_manage_domain, is_system
 POOL_FIELDS = ("max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
 
 
+def _duplicate(field: str, message: str) -> ValidationError:
+    # The code must sit on the field's error: ValidationError(dict, code) drops it.
+    return ValidationError({field: [ValidationError(message, code="duplicate")]})
+
+
 def _ensure_superadmin(actor) -> None:
     if not (is_system(actor) or actor.is_superadmin):
         raise PermissionDenied("Only superadmins manage resellers.")
@@ -35,13 +40,13 @@ def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Re
     if not name:
         raise ValidationError({"name": "Give the reseller a name."})
     if Reseller.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A reseller named {name} already exists."}, "duplicate")
+        raise _duplicate("name", f"A reseller named {name} already exists.")
     reseller = Reseller(name=name, active=active, **_pool_values(pool))
     try:
         with transaction.atomic():
             reseller.save()
     except IntegrityError as exc:
-        raise ValidationError({"name": f"A reseller named {name} already exists."}) from exc
+        raise _duplicate("name", f"A reseller named {name} already exists.") from exc
     audit_record(actor=actor, action="reseller.create", obj=reseller, changes={"name": name})
     return reseller
 
@@ -84,7 +89,7 @@ def user_create(
     if not username:
         raise ValidationError({"username": "Give a user name."})
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": f"{username} is taken."}, "duplicate")
+        raise _duplicate("username", f"{username} is taken.")
     user = User(
         username=username,
         email=email,

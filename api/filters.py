@@ -8,6 +8,15 @@ from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
 from domains.normalize import normalize_address, normalize_domain
 
 
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """`true`/`false` (or 1/0); anything else is a 400, not silently ignored."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("choices", [(v, v) for v in ("true", "false", "1", "0")])
+        kwargs.setdefault("coerce", lambda value: value in ("true", "1", True))
+        super().__init__(**kwargs)
+
+
 def _domain_name(value: str) -> str | None:
     try:
         return normalize_domain(value)
@@ -49,6 +58,7 @@ class _SearchFilter(django_filters.CharFilter):
 
 
 class DomainFilter(django_filters.FilterSet):
+    active = StrictBooleanFilter()
     search = _SearchFilter(["name", "description"])
     reseller = django_filters.NumberFilter(field_name="reseller_id")
 
@@ -58,6 +68,7 @@ class DomainFilter(django_filters.FilterSet):
 
 
 class AliasDomainFilter(django_filters.FilterSet):
+    active = StrictBooleanFilter()
     domain = _DomainNameFilter("target__name", label="target domain")
     search = _SearchFilter(["name"])
 
@@ -67,6 +78,7 @@ class AliasDomainFilter(django_filters.FilterSet):
 
 
 class MailboxFilter(django_filters.FilterSet):
+    active = StrictBooleanFilter()
     domain = _DomainNameFilter("domain__name")
     search = _SearchFilter(["address", "name"])
 
@@ -76,6 +88,7 @@ class MailboxFilter(django_filters.FilterSet):
 
 
 class AliasFilter(django_filters.FilterSet):
+    active = StrictBooleanFilter()
     domain = _DomainNameFilter("domain__name")
     search = _SearchFilter(["address", "description"])
     recipient = django_filters.CharFilter(method="filter_recipient", max_length=320)
@@ -110,6 +123,7 @@ class QuotaUsageFilter(MailboxFilter):
 
 
 class ResellerFilter(django_filters.FilterSet):
+    active = StrictBooleanFilter()
     search = _SearchFilter(["name"])
 
     class Meta:

@@ -40,6 +40,8 @@ class ApiClient:
             self.headers.setdefault("Authorization", f"Bearer {key}")
 
     def request(self, method: str, path: str, body=None, headers=None):
+        if path.startswith("http"):  # a `next` link
+            path = "/" + path.split("/", 3)[3]
         url = path if path.startswith("/") else API + path
         kwargs = {"headers": {**self.headers, **(headers or {})}}
         if body is not None:
