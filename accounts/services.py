@@ -4,10 +4,11 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 
 from accounts.models import Reseller, User
 from audit.services import audit_record
-from domains.models import Domain
+from domains.models import Alias, AliasDomain, Domain, Mailbox
 from domains.permissions import ensure_can_manage_domain, is_system
 
 POOL_FIELDS = ("max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
@@ -61,9 +62,37 @@ def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
     _pool_values({k: v for k, v in fields.items() if k in POOL_FIELDS})
     for field, value in fields.items():
         setattr(reseller, field, value)
+    _check_pool_fits(reseller)
     reseller.save()
     audit_record(actor=actor, action="reseller.update", obj=reseller, changes=fields)
     return reseller
+
+
+def _check_pool_fits(reseller: Reseller) -> None:
+    """A pool may not be lowered below what its domains already use (the row is locked)."""
+    mailboxes = Mailbox.objects.filter(domain__reseller=reseller)
+    errors = {}
+    domains = (
+        reseller.domains.count() + AliasDomain.objects.filter(target__reseller=reseller).count()
+    )
+    if reseller.max_domains and domains > reseller.max_domains:
+        errors["max_domains"] = f"The reseller already has {domains} domains."
+    if reseller.max_mailboxes and mailboxes.count() > reseller.max_mailboxes:
+        errors["max_mailboxes"] = "The reseller already has more mailboxes than that."
+    aliases = Alias.objects.filter(domain__reseller=reseller).count()
+    if reseller.max_aliases and aliases > reseller.max_aliases:
+        errors["max_aliases"] = "The reseller already has more aliases than that."
+    if reseller.max_quota_bytes and (
+        mailboxes.filter(quota_bytes=0).exists()
+        or (mailboxes.aggregate(total=Sum("quota_bytes"))["total"] or 0) > reseller.max_quota_bytes
+    ):
+        errors["max_quota_bytes"] = (
+            "The mailboxes' quotas already add up to more than that (or are unlimited)."
+        )
+    if errors:
+        raise ValidationError(
+            {field: [ValidationError(message, code="limit")] for field, message in errors.items()}
+        )
 
 
 @transaction.atomic
