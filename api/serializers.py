@@ -226,6 +226,7 @@ class QuotaUsageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Mailbox
         fields = [
+            "id",
             "mailbox_id",
             "address",
             "quota_bytes",

@@ -44,7 +44,7 @@ class ApiClient:
             path = "/" + path.split("/", 3)[3]
         url = path if path.startswith("/") else API + path
         kwargs = {"headers": {**self.headers, **(headers or {})}}
-        if body is not None:
+        if body is not None and method.upper() not in ("GET", "HEAD"):
             kwargs["data"] = json.dumps(body)
             kwargs["content_type"] = "application/json"
         return getattr(self.client, method.lower())(url, **kwargs)
