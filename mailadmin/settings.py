@@ -116,6 +116,7 @@ STORAGES = {
 
 # Security: strict by default, relaxed only where DEBUG says this is a developer's machine.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
@@ -158,6 +159,10 @@ MAIL_DB_PORT = env_int("MAIL_DB_PORT", 5432)
 MAIL_DB_NAME = env_str("MAIL_DB_NAME", DATABASES["default"].get("NAME", "mailadmin"))
 MAIL_DB_ROLE = env_str("MAIL_DB_ROLE", "mailserver")
 MAIL_DB_PASSWORD = env_str("MAIL_DB_PASSWORD", "")
+# Where Postfix finds Dovecot's LMTP and SASL services ("" = local UNIX sockets), and the TLS pair.
+MAIL_DOVECOT_HOST = env_str("MAIL_DOVECOT_HOST", "")
+MAIL_TLS_CERT = env_str("MAIL_TLS_CERT", "")
+MAIL_TLS_KEY = env_str("MAIL_TLS_KEY", "")
 # Mailbox password hashing: the scheme Dovecot reads from the {SCHEME} prefix, and its cost.
 MAIL_PASSWORD_SCHEME = env_str("MAIL_PASSWORD_SCHEME", "ARGON2ID")
 MAIL_ARGON2_TIME_COST = env_int("MAIL_ARGON2_TIME_COST", 3)
