@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
 from api import docs, views
@@ -18,4 +18,6 @@ urlpatterns = [
     path("schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("docs/", docs.DocsView.as_view(), name="api-docs"),
     *router.urls,
+    # Anything else under /api/v1/ is a JSON 404, not the HTML page of the site.
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="api-not-found"),
 ]

@@ -601,3 +601,18 @@ class APIKeyViewSet(
     def revoke(self, request, *args, **kwargs):
         key = api_services.api_key_revoke(actor=request.user, key=self.get_object())
         return self.respond(key)
+
+
+class NotFoundView(ApiMixin, APIView):
+    """Unknown paths under /api/v1/: a JSON 404 whatever the method."""
+
+    authentication_classes = []
+    permission_classes = []
+    throttle_classes = []
+    schema = None
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise exceptions.NotFound()
+
+    def get(self, request, *args, **kwargs):
+        raise exceptions.NotFound()

@@ -121,7 +121,7 @@ def test_every_non_router_route_is_known():
     }
     # me/ answers only about the caller (test_me_is_the_callers_own); the schema and docs
     # describe the API and hold no tenant data.
-    assert named == {"api-me", "api-schema", "api-docs"}
+    assert named == {"api-me", "api-schema", "api-docs", "api-not-found"}
 
 
 @pytest.mark.parametrize("pair", list(PAIRS), ids=list(PAIRS))
