@@ -70,6 +70,8 @@ WSGI_APPLICATION = "mailadmin.wsgi.application"
 
 # SQLite by default so the panel runs with zero set-up; PostgreSQL is what production, CI and the
 # mail servers use (the lookup views exist only there).
+if not env_str("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailadmin.sqlite3'}"),
