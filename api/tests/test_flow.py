@@ -1,7 +1,10 @@
 """The reseller flow end to end through the API only, and the API's contract: error shapes,
 status codes, write-only passwords, idempotent creates, filters, keyset pagination, no N+1."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import Reseller, User
 from api.models import IdempotencyRecord
@@ -328,3 +331,15 @@ def test_no_n_plus_one(db, endpoint, django_assert_max_num_queries):
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = api.get(endpoint)
         assert response.status_code == 200
+
+
+def test_idempotency_records_expire_after_a_day(reseller_api):
+    api, _pool = reseller_api
+    api.post("domains/", {"name": "old.example"})
+    body = {"address": "a@old.example", "password": "long enough pw"}
+    headers = {"Idempotency-Key": "k1"}
+    assert api.post("mailboxes/", body, headers=headers).status_code == 201
+    IdempotencyRecord.objects.update(created=timezone.now() - timedelta(hours=25))
+    # Past the window the key means nothing: the same create is now a plain duplicate.
+    assert api.post("mailboxes/", body, headers=headers).status_code == 409
+    assert not IdempotencyRecord.objects.exists()

@@ -1,12 +1,20 @@
 """End to end: a mailbox created through the API receives mail through the real Postfix and
 Dovecot (mailhost.stack), reading the same database, with no reload."""
 
+import os
+
 import pytest
 
 from accounts.models import Reseller, User
 from api.tests.conftest import ApiClient, new_key
-from mailhost.tests import helpers as h
-from mailhost.tests.conftest import mail_stack  # noqa: F401  (the session's real mail stack)
+
+try:  # the mail stack's own fixtures (mailhost/tests), reused rather than rebuilt
+    from mailhost.tests import helpers as h
+    from mailhost.tests.conftest import mail_stack  # noqa: F401
+except ImportError:
+    if os.environ.get("MAILADMIN_REQUIRE_MAILSTACK") == "1":
+        raise
+    pytest.skip("mailhost/tests (the mail_stack fixture) is not there", allow_module_level=True)
 
 pytestmark = [
     pytest.mark.postgres,
