@@ -351,6 +351,8 @@ def build_config(root: Path, ports: dict[str, int], **db) -> mailconfig.MailConf
         smtps_port=ports["smtps"],
         imap_port=ports["imap"],
         pop3_port=ports["pop3"],
+        imaps_port=0,  # IMAP/POP3 on loopback: STARTTLS only
+        pop3s_port=0,
         dovecot_host="127.0.0.1",
         lmtp_port=ports["lmtp"],
         auth_port=ports["auth"],
