@@ -52,9 +52,27 @@ class Stack:
         return getattr(self.stack, name)
 
 
+_shared: dict = {"stack": None, "users": 0}
+
+
 @pytest.fixture(scope="session")
 def mail_stack(django_db_setup, django_db_blocker):
+    """The running stack. Other apps' tests may import this fixture: however many modules
+    define it, one stack serves the session (started by the first user, stopped by the last)."""
     check_prerequisites()
+    if _shared["stack"] is None:
+        _shared["stack"], _shared["stop"] = _start(django_db_blocker)
+    _shared["users"] += 1
+    try:
+        yield _shared["stack"]
+    finally:
+        _shared["users"] -= 1
+        if _shared["users"] == 0:
+            stop, _shared["stack"] = _shared.pop("stop"), None
+            stop()
+
+
+def _start(django_db_blocker):
     from django.db import connection
 
     from domains.mailrole import ensure_mail_role
@@ -75,7 +93,16 @@ def mail_stack(django_db_setup, django_db_blocker):
     postfix_proxy = TCPProxy(db_host, db_port)
     dovecot_proxy = TCPProxy(db_host, db_port)
     root = tempfile.mkdtemp(prefix="mailstack-", dir="/tmp")
-    running = None
+
+    def stop():
+        try:
+            mailstack.down(root)
+        finally:
+            postfix_proxy.close()
+            dovecot_proxy.close()
+            if os.environ.get("MAILSTACK_KEEP") != "1":
+                shutil.rmtree(root, ignore_errors=True)
+
     try:
         running, info = mailstack.up(
             root,
@@ -90,12 +117,7 @@ def mail_stack(django_db_setup, django_db_blocker):
             db_password=TEST_ROLE_PASSWORD,
         )
         assert info["database_ok"], info["database_error"]
-        yield Stack(running, info, postfix_proxy, dovecot_proxy, db_name)
-    finally:
-        try:
-            mailstack.down(root)
-        finally:
-            postfix_proxy.close()
-            dovecot_proxy.close()
-            if os.environ.get("MAILSTACK_KEEP") != "1":
-                shutil.rmtree(root, ignore_errors=True)
+    except BaseException:
+        stop()
+        raise
+    return Stack(running, info, postfix_proxy, dovecot_proxy, db_name), stop
