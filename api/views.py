@@ -6,8 +6,7 @@ exist."""
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Sum
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -36,7 +35,14 @@ from domains import services
 from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
 from domains.normalize import normalize_address, normalize_domain, split_address
 from domains.permissions import domain_scope_q
-from domains.selectors import alias_domain_list, alias_list, mailbox_list
+from domains.selectors import (
+    alias_domain_list,
+    alias_list,
+    count_of,
+    domain_list,
+    mailbox_list,
+    quota_sum_of,
+)
 
 
 class ApiMixin:
@@ -101,28 +107,6 @@ def _changed(obj, data: dict, fields) -> dict:
     return {k: v for k, v in data.items() if k in fields and getattr(obj, k) != v}
 
 
-def _count(model, path: str):
-    sub = (
-        model.objects.filter(**{path: OuterRef("pk")})
-        .order_by()
-        .values(path)
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
-
-
-def _quota(path: str):
-    sub = (
-        Mailbox.objects.filter(**{path: OuterRef("pk")})
-        .order_by()
-        .values(path)
-        .annotate(s=Sum("quota_bytes"))
-        .values("s")
-    )
-    return Coalesce(Subquery(sub), 0)
-
-
 # --- Domains ------------------------------------------------------------------------------------
 
 
@@ -151,11 +135,7 @@ class DomainViewSet(
     ordering = "name"
 
     def get_queryset(self):
-        return (
-            Domain.objects.filter(domain_scope_q(self.request.user))
-            .annotate(mailbox_count=_count(Mailbox, "domain"), alias_count=_count(Alias, "domain"))
-            .order_by("name")
-        )
+        return domain_list(actor=self.request.user)
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.DomainCreateSerializer)
@@ -440,10 +420,10 @@ class SenderIdentityViewSet(
 
 def reseller_queryset(user):
     qs = Reseller.objects.annotate(
-        used_domains=_count(Domain, "reseller"),
-        used_mailboxes=_count(Mailbox, "domain__reseller"),
-        used_aliases=_count(Alias, "domain__reseller"),
-        used_quota_bytes=_quota("domain__reseller"),
+        used_domains=count_of(Domain, "reseller"),
+        used_mailboxes=count_of(Mailbox, "domain__reseller"),
+        used_aliases=count_of(Alias, "domain__reseller"),
+        used_quota_bytes=quota_sum_of("domain__reseller"),
     )
     if user.is_superadmin:
         return qs

@@ -1,17 +1,42 @@
 """Reads, scoped to what the actor may see. Views and the API list through these."""
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from domains.models import Alias, AliasDomain, Domain, Mailbox
 from domains.permissions import domain_scope_q
+
+
+def count_of(model, path: str):
+    """A correlated COUNT of `model` rows whose `path` is the outer row (one index probe per row,
+    where joining two child tables at once would multiply their rows)."""
+    sub = (
+        model.objects.filter(**{path: OuterRef("pk")})
+        .order_by()
+        .values(path)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(sub, output_field=IntegerField()), 0)
+
+
+def quota_sum_of(path: str):
+    """The sum of mailbox quotas whose `path` is the outer row."""
+    sub = (
+        Mailbox.objects.filter(**{path: OuterRef("pk")})
+        .order_by()
+        .values(path)
+        .annotate(s=Sum("quota_bytes"))
+        .values("s")
+    )
+    return Coalesce(Subquery(sub), 0)
 
 
 def domain_list(*, actor) -> QuerySet[Domain]:
     return (
         Domain.objects.filter(domain_scope_q(actor))
         .select_related("reseller")
-        .annotate(mailbox_count=Count("mailboxes", distinct=True))
-        .annotate(alias_count=Count("aliases", distinct=True))
+        .annotate(mailbox_count=count_of(Mailbox, "domain"), alias_count=count_of(Alias, "domain"))
         .order_by("name")
     )
 
