@@ -372,8 +372,22 @@ def build_config(root: Path, ports: dict[str, int], **db) -> mailconfig.MailConf
     return mailconfig.MailConfig.from_settings(**overrides)
 
 
+def _check_traversable(root: Path) -> None:
+    """Postfix, Dovecot's login processes and the mail uid run unprivileged: every directory
+    above ROOT must let them through (pytest's 0700 temp dirs, or a 0700 home, do not)."""
+    for parent in root.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            raise MailstackError(
+                f"{parent} is not searchable by other users (mode {oct(mode & 0o777)}): the "
+                "unprivileged mail daemons could not reach the stack under it; choose a --root "
+                "elsewhere (e.g. under /tmp or /srv)"
+            )
+
+
 def _prepare_dirs(stack: Stack) -> None:
     root, cfg = stack.root, stack.cfg
+    _check_traversable(root)
     for sub in ("postfix", "dovecot", "spool", "run", "state", "log", "vmail"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     # Unprivileged daemons (postfix, dovenull, the mail uid) must traverse the root.

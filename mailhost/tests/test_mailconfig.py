@@ -112,7 +112,7 @@ def test_dovecot_queries_follow_the_contract(files):
     assert norm(sql["iterate_query"]) == contract["iterate_query"]
     conf = files["dovecot/dovecot.conf"]
     assert "quota = count:User quota" in conf
-    assert "quota_clone_dict = proxy::quotaclone" in conf
+    assert "quota_clone_dict = proxy:dict-async:quotaclone" in conf
     dict_sql = files["dovecot/dovecot-dict-sql.conf.ext"]
     assert dict_sql.count("table = mail_quota_usage") == 2
     assert "pattern = priv/quota/storage" in dict_sql
@@ -165,7 +165,7 @@ def test_connections_are_bounded(files, cfg):
     assert "maxconns=2" in parse_cf(files["dovecot/dovecot-sql.conf.ext"])["connect"]
     assert "maxconns=1" in parse_cf(files["dovecot/dovecot-dict-sql.conf.ext"])["connect"]
     dovecot = files["dovecot/dovecot.conf"]
-    assert re.search(r"service dict \{\s*process_limit = 1", dovecot)
+    assert re.search(r"service dict-async \{\s*process_limit = 1", dovecot)
     assert cfg.max_db_connections <= 20
 
 

@@ -470,6 +470,14 @@ def test_fifty_concurrent_sessions_hold_at_most_twenty_connections(mail_stack):
         done.set()
         sampler.join()
     assert sum(len(mail_stack.messages(b.address)) for b in boxes) == sessions
+    # every delivery's usage reached the panel (no dict client was turned away under load)
+    from domains.models import QuotaUsage
+
+    def usage_complete():
+        rows = {u.mailbox_id: u.messages for u in QuotaUsage.objects.filter(mailbox__in=boxes)}
+        return all(rows.get(b.pk) == len(mail_stack.messages(b.address)) for b in boxes)
+
+    wait_for(usage_complete, timeout=30, what="quota usage of all 50 deliveries")
     print(f"peak PostgreSQL connections of the mail role: {peak[0]}")
     assert 1 <= peak[0] <= 20, peak[0]
     assert peak[0] <= mail_stack.cfg.max_db_connections

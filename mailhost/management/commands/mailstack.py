@@ -49,6 +49,11 @@ class Command(BaseCommand):
         except stack.MailstackError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(info, indent=2))
+        if action == "up" and info.get("database_ok") is False:
+            self.stderr.write(
+                "warning: the stack runs, but Postfix cannot read the database: "
+                f"{info.get('database_error')} (check --db-* / MAIL_DB_*, and `manage.py mailrole`)"
+            )
         if action == "status" and not info.get("running"):
             raise SystemExit(3)
 
