@@ -29,6 +29,17 @@ class Command(BaseCommand):
         parser.add_argument("--db-password", default=None)
 
     def handle(self, *args, action, root, **opts):
+        if action == "up":
+            try:
+                stack.require_binaries()
+            except stack.MailstackError as exc:
+                raise CommandError(str(exc)) from exc
+        if action == "up" and not opts["db_name"] and _default_db_name() is None:
+            raise CommandError(
+                "The mail stack reads the panel's PostgreSQL views, and the panel runs on SQLite: "
+                "set DATABASE_URL=postgres://... (then `manage.py migrate` and `manage.py "
+                "mailrole`), or name a PostgreSQL database with --db-name."
+            )
         try:
             if action == "up":
                 _, info = stack.up(
