@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import threading
+from collections import Counter
 
 
 class TCPProxy:
@@ -19,6 +21,8 @@ class TCPProxy:
         self._closed = False
         self.accepted = 0
         self.refused = 0
+        self.queries = 0  # SQL statements seen from the clients (SELECT/INSERT/UPDATE...)
+        self.relations: Counter[str] = Counter()  # ... per relation read or written
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._thread.start()
 
@@ -83,6 +87,8 @@ class TCPProxy:
                     data = s.recv(65536)
                     if not data:
                         return
+                    if s is a:
+                        self._count(data)
                     peers[s].sendall(data)
         except (OSError, ValueError):
             return
@@ -90,6 +96,17 @@ class TCPProxy:
             with self._lock:
                 self._pairs.discard(pair)
             _close(a, b)
+
+    def _count(self, data: bytes) -> None:
+        # Good enough to count lookups (libpq's simple queries carry the SQL text); not a
+        # protocol parser.
+        found = _STATEMENT.findall(data)
+        with self._lock:
+            self.queries += len(found)
+            self.relations.update(name.decode().lower() for name in found)
+
+
+_STATEMENT = re.compile(rb"(?:FROM|INTO|UPDATE)\s+(mail_\w+)", re.I)
 
 
 def _close(*socks: socket.socket) -> None:

@@ -201,6 +201,46 @@ def test_round_trip_smtp_lmtp_imap_pop3(mail_stack):
     assert retrieved == fetched
 
 
+def test_few_lookups_per_delivered_message(mail_stack):
+    """One alias map, plain indexed keys: count the SQL statements a delivery costs, each to a
+    recipient the daemons have not seen before (no process cache helps)."""
+    from domains.models import QuotaUsage
+
+    domain = h.make_domain()
+    first = h.make_mailbox(f"first@{domain.name}")
+    h.send(mail_stack.ports["smtp"], REMOTE, [first.address], h.message(REMOTE, [first.address]))
+    h.wait_messages(mail_stack, first.address)  # the domain itself is known from here on
+    costs = []
+    for n in range(3):
+        box = h.make_mailbox(f"count{n}@{domain.name}")
+        pf, dc = mail_stack.postfix_proxy.queries, mail_stack.dovecot_proxy.queries
+        aliases = mail_stack.postfix_proxy.relations["mail_aliases"]
+        h.send(mail_stack.ports["smtp"], REMOTE, [box.address], h.message(REMOTE, [box.address]))
+        h.wait_messages(mail_stack, box.address)
+        wait_for(  # Dovecot writes the usage back just after the delivery
+            lambda box=box: QuotaUsage.objects.filter(mailbox=box, messages=1).exists(),
+            timeout=20,
+            what="quota usage after the delivery",
+        )
+        costs.append(
+            (
+                mail_stack.postfix_proxy.queries - pf,
+                mail_stack.postfix_proxy.relations["mail_aliases"] - aliases,
+                mail_stack.dovecot_proxy.queries - dc,
+            )
+        )
+    print(f"SQL per message to a new recipient (postfix, of which alias, dovecot): {costs}")
+    for postfix, alias, dovecot in costs:
+        # The alias map is read twice (RCPT validation in smtpd, expansion in cleanup) where
+        # PostfixAdmin's chain of alias maps measured 5.6 per message. The other 14 are indexed
+        # domain/transport keys that trivial-rewrite resolves once for smtpd and once for the
+        # queue manager (alias, local and relay domain class, the parent ".tld", and
+        # transport_maps for user@domain, domain and ".tld"); a repeat recipient costs 2 in all.
+        assert alias == 2, costs
+        assert postfix <= 16, costs
+        assert dovecot == 2, costs  # userdb at RCPT time, quota usage written back
+
+
 def test_alias_with_two_recipients_and_alias_domain(mail_stack):
     s = services()
     domain = h.make_domain()
