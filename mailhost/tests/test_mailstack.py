@@ -441,14 +441,6 @@ def test_refusals_with_the_right_codes(mail_stack):
 # --- 8. bounded connections ------------------------------------------------------------------
 
 
-def mail_connections(stack, conninfo) -> int:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND datname = %s",
-            [stack.role, stack.db_name],
-        ).fetchone()[0]
-
-
 def superuser_conninfo():
     from django.db import connection
 
