@@ -52,6 +52,16 @@ def _normalized(field: str, func, value, **kwargs):
         raise ValidationError({field: exc.error_list}) from exc
 
 
+def _insert(obj, field: str, duplicate_message: str) -> None:
+    """Save a new row; losing a unique-index race to a concurrent create is the same clean error
+    as the duplicate check before it."""
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise _field_error(field, duplicate_message, "duplicate") from exc
+
+
 def _non_negative_int(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _field_error(field, "Give a whole number of 0 or more.")
@@ -131,11 +141,7 @@ def domain_create(
     for field, value in given.items():
         setattr(domain, field, _non_negative_int(field, value))
     limits.check_domain_limits_fit(domain)
-    try:
-        with transaction.atomic():
-            domain.save()
-    except IntegrityError as exc:
-        raise _field_error("name", f"The domain {name} already exists.", "duplicate") from exc
+    _insert(domain, "name", f"The domain {name} already exists.")
     audit_record(actor=actor, action="domain.create", obj=domain, changes={"name": name})
     return domain
 
@@ -206,11 +212,7 @@ def alias_domain_create(*, actor, name: str, target: Domain, active: bool = True
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
     alias_domain = AliasDomain(name=name, target=target, active=active)
-    try:
-        with transaction.atomic():
-            alias_domain.save()
-    except IntegrityError as exc:
-        raise _field_error("name", f"The domain {name} already exists.", "duplicate") from exc
+    _insert(alias_domain, "name", f"The domain {name} already exists.")
     audit_record(
         actor=actor,
         action="alias_domain.create",
@@ -290,11 +292,7 @@ def mailbox_create(
         allow_smtp=allow_smtp,
         maildir=maildir_for(local, domain.name),
     )
-    try:
-        with transaction.atomic():
-            mailbox.save()
-    except IntegrityError as exc:
-        raise _field_error("address", f"{address} already exists.", "duplicate") from exc
+    _insert(mailbox, "address", f"{address} already exists.")
     audit_record(
         actor=actor,
         action="mailbox.create",
@@ -470,11 +468,7 @@ def alias_create(
     alias = Alias(
         domain=domain, local_part=local, address=address, active=active, description=description
     )
-    try:
-        with transaction.atomic():
-            alias.save()
-    except IntegrityError as exc:
-        raise _field_error("address", f"{address} already exists.", "duplicate") from exc
+    _insert(alias, "address", f"{address} already exists.")
     AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
     audit_record(
         actor=actor,
