@@ -86,45 +86,32 @@ def check_mailbox_quota(
             )
 
 
-def lock_for_mailbox_change(domain: Domain) -> tuple[Domain, Reseller | None]:
+def lock_pool_and_domain(domain: Domain) -> tuple[Domain, Reseller | None]:
     pool = _lock_reseller(domain.reseller_id)
     return _lock_domain(domain.pk), pool
 
 
+def _check_count(domain: Domain, pool: Reseller | None, model, noun: str) -> None:
+    """One more `model` row (mailbox or alias) must fit the domain's and the pool's limits."""
+    domain_limit = getattr(domain, f"max_{noun}")
+    if _over(domain_limit, model.objects.filter(domain=domain).count() + 1):
+        raise _limit_error("address", f"The domain's limit of {domain_limit} {noun} is reached.")
+    pool_limit = getattr(pool, f"max_{noun}", 0)
+    if pool_limit and _over(pool_limit, model.objects.filter(domain__reseller=pool).count() + 1):
+        raise _limit_error("address", f"The reseller's limit of {pool_limit} {noun} is reached.")
+
+
 def check_mailbox_create(domain: Domain, quota_bytes: int) -> Domain:
     """Lock and check; returns the locked (fresh) domain row."""
-    domain, pool = lock_for_mailbox_change(domain)
-    if _over(domain.max_mailboxes, domain.mailboxes.count() + 1):
-        raise _limit_error(
-            "address",
-            f"The domain's limit of {domain.max_mailboxes} mailboxes is reached.",
-        )
-    if pool is not None and _over(
-        pool.max_mailboxes, Mailbox.objects.filter(domain__reseller=pool).count() + 1
-    ):
-        raise _limit_error(
-            "address",
-            f"The reseller's limit of {pool.max_mailboxes} mailboxes is reached.",
-        )
+    domain, pool = lock_pool_and_domain(domain)
+    _check_count(domain, pool, Mailbox, "mailboxes")
     check_mailbox_quota(domain, pool, quota_bytes)
     return domain
 
 
 def check_alias_create(domain: Domain) -> Domain:
-    pool = _lock_reseller(domain.reseller_id)
-    domain = _lock_domain(domain.pk)
-    if _over(domain.max_aliases, domain.aliases.count() + 1):
-        raise _limit_error(
-            "address",
-            f"The domain's limit of {domain.max_aliases} aliases is reached.",
-        )
-    if pool is not None and _over(
-        pool.max_aliases, Alias.objects.filter(domain__reseller=pool).count() + 1
-    ):
-        raise _limit_error(
-            "address",
-            f"The reseller's limit of {pool.max_aliases} aliases is reached.",
-        )
+    domain, pool = lock_pool_and_domain(domain)
+    _check_count(domain, pool, Alias, "aliases")
     return domain
 
 

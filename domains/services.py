@@ -321,7 +321,7 @@ def mailbox_update(
     changes: dict[str, Any] = {}
     if "quota_bytes" in fields:
         quota = _non_negative_int("quota_bytes", fields["quota_bytes"])
-        domain, pool = limits.lock_for_mailbox_change(mailbox.domain)
+        domain, pool = limits.lock_pool_and_domain(mailbox.domain)
         limits.check_mailbox_quota(domain, pool, quota, exclude_pk=mailbox.pk)
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     for field, value in fields.items():
