@@ -203,6 +203,8 @@ def test_deactivating_a_domain_hides_everything_at_once(world):
         ("team@alias.example", ["alice@example.com"]),  # ... under the alias domain
         ("alice@alias.example", ["alice@example.com"]),  # own address under the alias domain
         ("boss@example.com", ["eve@example.com"]),  # explicit grant
+        ("boss@alias.example", ["eve@example.com"]),  # ... under the alias domain
+        ("boss@oldalias.example", []),  # ... not under an inactive alias domain
         ("@grant.example", ["eve@example.com"]),  # domain-wide grant
         ("eve@example.com", ["eve@example.com"]),  # another user's address is not alice's
         ("bob@example.com", []),  # inactive mailbox
