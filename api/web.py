@@ -1,0 +1,57 @@
+"""The API-key page of the web panel: list your keys, create one (shown once), revoke one.
+Writes go through api.services, the same code the API and `manage.py apikey` use."""
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from api import services
+from api.models import APIKey
+
+
+class APIKeyForm(forms.Form):
+    name = forms.CharField(max_length=100, required=False)
+    read_only = forms.BooleanField(required=False, label="Read-only")
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+    allowed_networks = forms.CharField(
+        required=False,
+        label="Allowed networks",
+        help_text="CIDR networks, separated by spaces or commas; empty = any source.",
+    )
+
+    def clean_allowed_networks(self) -> list[str]:
+        raw = self.cleaned_data["allowed_networks"].replace(",", " ")
+        return [part for part in raw.split() if part]
+
+
+@login_required
+def api_keys(request: HttpRequest) -> HttpResponse:
+    new_key = None
+    form = APIKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            _, new_key = services.api_key_create(
+                actor=request.user, user=request.user, **form.cleaned_data
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form = APIKeyForm()
+    keys = APIKey.objects.filter(user=request.user).order_by("-created", "-id")
+    return render(request, "api/keys.html", {"form": form, "keys": keys, "new_key": new_key})
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(APIKey, pk=pk, user=request.user)
+    services.api_key_revoke(actor=request.user, key=key)
+    return redirect("api_keys")
