@@ -540,7 +540,7 @@ def test_database_outage_defers_and_never_bounces(mail_stack):
     finally:
         mail_stack.dovecot_proxy.restore()
     # delivered once the database is back (the stack retries every few seconds)
-    # Generous bounds: Postfix retries a failed database host after 60 s (typical run: ~70 s in all).
+    # Generous bounds: Postfix retries a failed database host after 60 s (~70 s in all here).
     files = h.wait_messages(mail_stack, box.address, 2, timeout=150)
     assert any(f.read_bytes().replace(b"\n", b"\r\n").endswith(queued_msg) for f in files)
 
