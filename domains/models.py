@@ -1,7 +1,6 @@
 """The mail data model. PostgreSQL views over these tables (docs/lookups.md) are what Postfix and
 Dovecot read; writes go through domains.services, which owns validation and limits."""
 
-from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -203,7 +202,3 @@ class QuotaUsage(models.Model):
 
 def maildir_for(local_part: str, domain_name: str) -> str:
     return f"{domain_name}/{local_part}/"
-
-
-def vmail_path(mailbox: Mailbox) -> str:
-    return f"{settings.MAIL_VMAIL_ROOT.rstrip('/')}/{mailbox.maildir}"

@@ -1,7 +1,7 @@
 """Who may touch what. Selectors scope reads with these rules; services re-check on writes."""
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from domains.models import Domain
 
@@ -19,10 +19,6 @@ def domain_scope_q(actor, prefix: str = "") -> Q:
     if actor.is_reseller:
         return Q(**{f"{prefix}reseller_id": actor.reseller_id})
     return Q(**{f"{prefix}admins": actor})
-
-
-def visible_domains(actor) -> QuerySet[Domain]:
-    return Domain.objects.filter(domain_scope_q(actor)).distinct()
 
 
 def can_manage_domain(actor, domain: Domain) -> bool:
