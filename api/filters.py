@@ -108,7 +108,7 @@ class AliasFilter(django_filters.FilterSet):
 class SenderIdentityFilter(django_filters.FilterSet):
     domain = _DomainNameFilter("mailbox__domain__name", label="the mailbox's domain")
     mailbox = django_filters.CharFilter(method="filter_mailbox", max_length=320)
-    search = _SearchFilter(["mailbox__address", "domain", "local_part"])
+    search = _SearchFilter(["mailbox__address", "domain__name", "local_part"])
 
     class Meta:
         model = SenderGrant

@@ -388,7 +388,7 @@ class SenderIdentityViewSet(
     def get_queryset(self):
         return (
             SenderGrant.objects.filter(domain_scope_q(self.request.user, "mailbox__domain__"))
-            .select_related("mailbox")
+            .select_related("mailbox", "domain")
             .order_by("id")
         )
 

@@ -20,6 +20,12 @@ class Domain(models.Model):
     )
     description = models.CharField(max_length=255, blank=True)
     active = models.BooleanField(default=True)
+    # Ownership: a domain claimed by a reseller or domain admin is pending (verified_at NULL) until
+    # its DNS proves the claim; pending domains are in no lookup Postfix or Dovecot reads.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_token = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # Relay and backup domains: accept any recipient (True) or only the listed RelayRecipients.
+    relay_accept_all = models.BooleanField(default=False, db_default=False)
     reseller = models.ForeignKey(
         "accounts.Reseller",
         null=True,
@@ -49,6 +55,10 @@ class Domain(models.Model):
     def display_name(self) -> str:
         return display_domain(self.name)
 
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
 
 class AliasDomain(models.Model):
     """`name` answers for every address of `target`."""
@@ -56,6 +66,9 @@ class AliasDomain(models.Model):
     name = models.CharField(max_length=253, unique=True)
     target = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="alias_domains")
     active = models.BooleanField(default=True)
+    # Ownership, as for Domain: pending (NULL) alias domains are in no lookup.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_token = models.CharField(max_length=64, blank=True, default="", db_default="")
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
@@ -64,6 +77,14 @@ class AliasDomain(models.Model):
 
     def __str__(self) -> str:
         return display_domain(self.name)
+
+    @property
+    def display_name(self) -> str:
+        return display_domain(self.name)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
 
 
 class Mailbox(models.Model):
@@ -156,11 +177,12 @@ class AliasRecipient(models.Model):
 
 
 class SenderGrant(models.Model):
-    """An extra address a mailbox may use as MAIL FROM (`@domain` = any address there)."""
+    """An extra address a mailbox may use as MAIL FROM (local_part '' = any address of the domain).
+    The grant belongs to a domain served here and goes when that domain goes."""
 
     mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="sender_grants")
     local_part = models.CharField(max_length=64, blank=True)
-    domain = models.CharField(max_length=253)
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="sender_grants")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -177,7 +199,29 @@ class SenderGrant(models.Model):
 
     @property
     def address(self) -> str:
-        return f"{self.local_part}@{self.domain}"
+        return f"{self.local_part}@{self.domain.name}"
+
+
+class RelayRecipient(models.Model):
+    """A recipient a relay or backup domain accepts (Postfix relay_recipient_maps), so port 25
+    does not take mail for any address there unless the domain says `relay_accept_all`."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="relay_recipients")
+    local_part = models.CharField(max_length=64)
+    address = models.CharField(max_length=320, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["address"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "local_part"], name="relay_recipient_unique"),
+            models.CheckConstraint(
+                condition=models.Q(address=Lower("address")), name="relay_recipient_lower"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
 
 
 class QuotaUsage(models.Model):

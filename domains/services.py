@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from audit.services import audit_record
 from domains import limits
@@ -130,6 +131,7 @@ def domain_create(
         description=description,
         active=active,
         reseller=reseller,
+        verified_at=timezone.now(),
     )
     given = {
         "max_mailboxes": max_mailboxes,
@@ -211,7 +213,7 @@ def alias_domain_create(*, actor, name: str, target: Domain, active: bool = True
         limits.check_domain_create(target.reseller_id)
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
-    alias_domain = AliasDomain(name=name, target=target, active=active)
+    alias_domain = AliasDomain(name=name, target=target, active=active, verified_at=timezone.now())
     _insert(alias_domain, "name", f"The domain {name} already exists.")
     audit_record(
         actor=actor,
@@ -521,16 +523,19 @@ def alias_delete(*, actor, alias: Alias) -> None:
 def sender_grant_create(*, actor, mailbox: Mailbox, address: str) -> SenderGrant:
     ensure_can_manage_domain(actor, mailbox.domain)
     local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
-    if not is_system(actor) and not actor.is_superadmin:
-        # Only addresses in domains the actor manages: no claiming someone else's identity.
-        granted = Domain.objects.filter(name=domain_name).first() or getattr(
-            AliasDomain.objects.filter(name=domain_name).first(), "target", None
-        )
-        if granted is None:
-            raise _field_error("address", "You can only grant addresses in your own domains.")
-        ensure_can_manage_domain(actor, granted)
+    # A grant belongs to a domain served here (an alias domain's name means its target: grants
+    # hold under the alias domains anyway), so it goes with that domain.
+    domain = Domain.objects.filter(name=domain_name).first() or getattr(
+        AliasDomain.objects.select_related("target").filter(name=domain_name).first(),
+        "target",
+        None,
+    )
+    if domain is None:
+        raise _field_error("address", "You can only grant addresses in your own domains.")
+    # Only addresses in domains the actor manages: no claiming someone else's identity.
+    ensure_can_manage_domain(actor, domain)
     grant, created = SenderGrant.objects.get_or_create(
-        mailbox=mailbox, local_part=local, domain=domain_name
+        mailbox=mailbox, local_part=local, domain=domain
     )
     if created:
         audit_record(

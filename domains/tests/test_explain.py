@@ -54,8 +54,8 @@ BULK_SQL = [
           FROM domains_alias a JOIN domains_domain d ON d.id = a.domain_id""",
     """INSERT INTO domains_aliasrecipient (alias_id, address)
         SELECT id, 'external' || id || '@elsewhere.example' FROM domains_alias WHERE id % 4 = 0""",
-    """INSERT INTO domains_sendergrant (mailbox_id, local_part, domain, created)
-        SELECT m.id, 'grant' || m.id, d.name, now()
+    """INSERT INTO domains_sendergrant (mailbox_id, local_part, domain_id, created)
+        SELECT m.id, 'grant' || m.id, d.id, now()
           FROM domains_mailbox m JOIN domains_domain d ON d.id = m.domain_id
          WHERE m.id % 10 = 0""",
     """INSERT INTO mail_quota_usage (username, bytes, messages)

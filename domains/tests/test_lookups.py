@@ -34,6 +34,7 @@ def world(db):
     off = make_domain("off.example")
     make_domain("relay.example", kind="relay", transport="smtp:[mx.relay.example]:25")
     make_domain("backup.example", kind="backup")
+    make_domain("grant.example")
     make_domain("münchen.example")
     services.alias_domain_create(actor=None, name="alias.example", target=example)
     old = services.alias_domain_create(actor=None, name="oldalias.example", target=example)
