@@ -102,6 +102,10 @@ class Mailbox(models.Model):
     # Forwarding: when forwards exist, mail goes to them, plus here when keep_copy is set.
     keep_copy = models.BooleanField(default=True)
     maildir = models.CharField(max_length=400, help_text="Relative to the vmail root")
+    # A Maildir operation (move, archive, restore) for this mailbox has not finished yet: the
+    # lookups answer a temporary failure for it, so mail waits in the sender's queue and nothing
+    # is delivered into a directory that is being moved.
+    maildir_busy = models.BooleanField(default=False, db_default=False)
     created = models.DateTimeField(auto_now_add=True)
     modified = models.DateTimeField(auto_now=True)
 
