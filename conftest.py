@@ -31,3 +31,12 @@ def superadmin(django_user_model):
     return django_user_model.objects.create_user(
         username="root-admin", password="x", role="superadmin", is_superuser=True, is_staff=True
     )
+
+
+@pytest.fixture
+def cheap_mail_hashing(settings):
+    """Mailbox hashes in the real schemes at low cost: tests that check lookups, not hardness."""
+    settings.MAIL_ARGON2_TIME_COST = 1
+    settings.MAIL_ARGON2_MEMORY_KIB = 256
+    settings.MAIL_ARGON2_PARALLELISM = 1
+    settings.MAIL_BCRYPT_ROUNDS = 4

@@ -4,8 +4,7 @@ One generator serves production (`manage.py mailconfig --output DIR`) and the se
 local/test stack (`manage.py mailstack up`, see `mailhost.stack`): the stack only overrides paths,
 ports and a few test-friendly timings through the same `MailConfig` object.
 
-The SQL below is the contract of docs/lookups.md, copied verbatim; `mailhost/tests` checks it
-against that document.
+The queries are those of the SQL contract (mailhost.contract, docs/lookups.md).
 
 Database connections are bounded by construction:
 - every Postfix map is `proxy:pgsql:`, so only proxymap processes connect; proxymap's process
@@ -24,36 +23,12 @@ from pathlib import Path
 
 from django.template import Context, Engine
 
+from mailhost import contract
+
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "mailhost"
 
-# --- The SQL contract (docs/lookups.md), verbatim -------------------------------------------------
-POSTFIX_MAPS: dict[str, str] = {
-    "virtual_mailbox_domains": (
-        "SELECT domain FROM mail_domains WHERE domain='%s' AND kind='local'"
-    ),
-    "virtual_alias_domains": "SELECT domain FROM mail_domains WHERE domain='%s' AND kind='alias'",
-    "relay_domains": (
-        "SELECT domain FROM mail_domains WHERE domain='%s' AND kind IN ('relay','backup')"
-    ),
-    "transport_maps": "SELECT transport FROM mail_domains WHERE domain='%s' AND transport <> ''",
-    "virtual_mailbox_maps": "SELECT maildir FROM mail_mailboxes WHERE address='%s'",
-    "virtual_alias_maps": (
-        "SELECT goto FROM mail_aliases "
-        "WHERE domain=split_part('%s','@',2) AND local_part=split_part('%s','@',1)"
-    ),
-    "smtpd_sender_login_maps": (
-        "SELECT login FROM mail_sender_logins "
-        "WHERE domain=split_part('%s','@',2) AND local_part=split_part('%s','@',1)"
-    ),
-}
-
-DOVECOT_PASSWORD_QUERY = (
-    "SELECT username AS user, password FROM mail_passdb WHERE username = '%u' AND "
-    "CASE '%s' WHEN 'imap' THEN allow_imap WHEN 'pop3' THEN allow_pop3 "
-    "WHEN 'smtp' THEN allow_smtp WHEN 'submission' THEN allow_smtp ELSE false END"
-)
-DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mail_userdb"
-QUOTA_USAGE_TABLE = "mail_quota_usage"
+# The queries are the contract's (mailhost.contract, documented in docs/lookups.md).
+POSTFIX_MAPS = contract.POSTFIX_MAPS
 
 SECRET_MODE = 0o640
 PUBLIC_MODE = 0o644
@@ -235,11 +210,7 @@ class MailConfig:
 
     @property
     def user_query(self) -> str:
-        root = _sql_literal_body(self.vmail_root_slash)
-        return (
-            f"SELECT '{root}' || maildir AS home, {int(self.uid)} AS uid, {int(self.gid)} AS gid, "
-            "quota_rule FROM mail_userdb WHERE username = '%u'"
-        )
+        return contract.dovecot_user_query(vmail_root=self.vmail_root, uid=self.uid, gid=self.gid)
 
     @property
     def max_db_connections(self) -> int:
@@ -257,11 +228,6 @@ def _conninfo_value(value: str) -> str:
     if value and not any(c in value for c in " '\\"):
         return value
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _sql_literal_body(value: str) -> str:
-    """The inside of a SQL string literal, also safe from Dovecot's %-expansion."""
-    return value.replace("'", "''").replace("%", "%%")
 
 
 def _check(cfg: MailConfig) -> None:
@@ -323,13 +289,13 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
         _render(
             "dovecot/dovecot-sql.conf.ext",
             cfg=cfg,
-            password_query=DOVECOT_PASSWORD_QUERY,
-            iterate_query=DOVECOT_ITERATE_QUERY,
+            password_query=contract.DOVECOT_PASSWORD_QUERY,
+            iterate_query=contract.DOVECOT_ITERATE_QUERY,
         ),
         SECRET_MODE,
     )
     files["dovecot/dovecot-dict-sql.conf.ext"] = (
-        _render("dovecot/dovecot-dict-sql.conf.ext", cfg=cfg, table=QUOTA_USAGE_TABLE),
+        _render("dovecot/dovecot-dict-sql.conf.ext", cfg=cfg, table=contract.QUOTA_USAGE_TABLE),
         SECRET_MODE,
     )
     return files

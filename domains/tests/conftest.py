@@ -7,12 +7,8 @@ from domains.tests.helpers import make_domain
 
 
 @pytest.fixture(autouse=True)
-def _cheap_hashing(settings):
+def _cheap_hashing(cheap_mail_hashing):
     """Real schemes at low cost: the tests check behaviour, not hardness."""
-    settings.MAIL_ARGON2_TIME_COST = 1
-    settings.MAIL_ARGON2_MEMORY_KIB = 256
-    settings.MAIL_ARGON2_PARALLELISM = 1
-    settings.MAIL_BCRYPT_ROUNDS = 4
 
 
 @pytest.fixture

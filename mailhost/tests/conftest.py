@@ -75,7 +75,7 @@ def mail_stack(django_db_setup, django_db_blocker):
 def _start(django_db_blocker):
     from django.db import connection
 
-    from domains.mailrole import ensure_mail_role
+    from mailhost.mailrole import ensure_mail_role
     from mailhost.tests.tcpproxy import TCPProxy
 
     if connection.vendor != "postgresql":

@@ -10,12 +10,16 @@ from django.db import connection
 from psycopg import sql
 
 from domains import services
-from domains.lookups import LOOKUP_VIEWS
 from domains.models import Mailbox, QuotaUsage
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
-from domains.tests.lookup_queries import render
+from mailhost.contract import LOOKUP_TABLES
+from mailhost.tests.lookup_queries import render
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("cheap_mail_hashing"),
+]
 
 # Per run, so parallel test runs on the same cluster do not re-grant each other's role.
 ROLE = f"mailtest_{os.getpid()}"
@@ -83,12 +87,12 @@ def test_mailrole_is_idempotent(mail_role):
         assert conn.execute("SELECT count(*) FROM mail_domains").fetchone() == (0,)
 
 
-def test_role_reads_every_view(mail_conn):
+def test_role_reads_every_lookup_table(mail_conn):
     make_domain("example.com")
     mailbox = make_mailbox("alice@example.com")
     make_alias("team@example.com", ["alice@example.com"])
-    for view in LOOKUP_VIEWS:
-        mail_conn.execute(f"SELECT * FROM {view}").fetchall()  # no permission error
+    for table in LOOKUP_TABLES:
+        mail_conn.execute(f"SELECT * FROM {table}").fetchall()  # no permission error
     assert mail_conn.execute(render("virtual_alias_maps", s="team@example.com")).fetchall() == [
         ("alice@example.com",)
     ]
@@ -106,20 +110,20 @@ def test_role_cannot_reach_anything_else(mail_conn, statement):
 @pytest.mark.parametrize(
     "statement",
     [
-        "INSERT INTO mail_mailboxes (address, maildir) VALUES ('x@example.com', 'x/')",
+        "INSERT INTO mail_mailboxes (address, maildir, mailbox_id) VALUES ('x@a.example', 'x/', 1)",
         "UPDATE mail_passdb SET password = 'x'",
         "DELETE FROM mail_aliases",
         "TRUNCATE mail_userdb",
     ],
 )
-def test_role_cannot_write_views(mail_conn, statement):
+def test_role_cannot_write_lookup_tables(mail_conn, statement):
     with pytest.raises(psycopg.Error):
         mail_conn.execute(statement)
 
 
-def test_role_privileges_on_views_are_select_only(mail_role):
+def test_role_privileges_on_lookup_tables_are_select_only(mail_role):
     with connection.cursor() as cursor:
-        for view in LOOKUP_VIEWS:
+        for table in LOOKUP_TABLES:
             for privilege, granted in [
                 ("SELECT", True),
                 ("INSERT", False),
@@ -129,13 +133,20 @@ def test_role_privileges_on_views_are_select_only(mail_role):
                 ("TRIGGER", False),
             ]:
                 cursor.execute(
-                    "SELECT has_table_privilege(%s, %s, %s)", [mail_role, view, privilege]
+                    "SELECT has_table_privilege(%s, %s, %s)", [mail_role, table, privilege]
                 )
-                assert cursor.fetchone() == (granted,), (view, privilege)
+                assert cursor.fetchone() == (granted,), (table, privilege)
         cursor.execute(
             "SELECT has_function_privilege(%s, 'mail_quota_usage_bind()', 'EXECUTE')", [mail_role]
         )
         assert cursor.fetchone() == (False,)
+        # of the contract's functions, only the one its queries call
+        cursor.execute(
+            "SELECT p.oid::regprocedure::text FROM pg_proc p"
+            " WHERE p.proname LIKE 'mail\\_%%' AND has_function_privilege(%s, p.oid, 'EXECUTE')",
+            [mail_role],
+        )
+        assert [row[0] for row in cursor.fetchall()] == ["mail_tempfail(text)"]
 
 
 def test_role_reads_no_other_relation(mail_conn):
@@ -152,7 +163,7 @@ def test_role_reads_no_other_relation(mail_conn):
             readable.add(relation)
         except psycopg.errors.InsufficientPrivilege:
             pass
-    assert readable == {*LOOKUP_VIEWS, "mail_quota_usage"}
+    assert readable == {*LOOKUP_TABLES, "mail_quota_usage"}
 
 
 def test_quota_usage_written_by_the_role(mail_conn):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from domains.mailrole import ensure_mail_role
+from mailhost.mailrole import ensure_mail_role
 
 
 class Command(BaseCommand):
@@ -18,4 +18,4 @@ class Command(BaseCommand):
             ensure_mail_role(role=role, password=password)
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"Mail role {role!r} can read the lookup views and write quota usage.")
+        self.stdout.write(f"Mail role {role!r} can read the lookups and write quota usage.")

@@ -1,9 +1,10 @@
-"""The mail servers' least-privilege PostgreSQL role: the lookup views and quota usage only."""
+"""The mail servers' least-privilege PostgreSQL role: the lookups and quota usage only (what
+mailhost.contract grants), nothing else."""
 
 from django.db import connection
 from psycopg import sql
 
-from domains.lookups import LOOKUP_VIEWS, QUOTA_USAGE_TABLE
+from mailhost import contract
 
 
 def ensure_mail_role(*, role: str, password: str = "") -> None:
@@ -21,16 +22,11 @@ def ensure_mail_role(*, role: str, password: str = "") -> None:
         # Start from nothing, then grant exactly the contract.
         raw.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {}").format(ident))
         raw.execute(sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {}").format(ident))
+        raw.execute(sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM {}").format(ident))
         raw.execute(
             sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(connection.settings_dict["NAME"]), ident
             )
         )
         raw.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
-        for view in LOOKUP_VIEWS:
-            raw.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(view), ident))
-        raw.execute(
-            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
-                sql.Identifier(QUOTA_USAGE_TABLE), ident
-            )
-        )
+        contract.grant(cursor, role)

@@ -7,17 +7,11 @@ from pathlib import Path
 
 from django.db import connection
 
+from mailhost import contract
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "lookups.md"
 
-POSTFIX_MAPS = (
-    "virtual_mailbox_domains",
-    "virtual_alias_domains",
-    "relay_domains",
-    "transport_maps",
-    "virtual_mailbox_maps",
-    "virtual_alias_maps",
-    "smtpd_sender_login_maps",
-)
+POSTFIX_MAPS = tuple(contract.POSTFIX_MAPS)
 DOVECOT_QUERIES = ("password_query", "user_query", "iterate_query")
 
 
@@ -53,9 +47,12 @@ def render(name: str, **keys: str) -> str:
 
 
 def run(name: str, cursor=None, **keys: str) -> list[tuple]:
+    """Run a lookup as the daemon would. Inside a test's uncommitted transaction the lookup
+    tables are brought up to date first (they are otherwise rewritten at commit)."""
     sql = render(name, **keys)
     if cursor is None:
         with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cur.execute(sql)
             return cur.fetchall()
     cursor.execute(sql)

@@ -6,7 +6,7 @@ import pytest
 from domains import services
 from domains.models import Alias, Domain, Mailbox
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
-from domains.tests.lookup_queries import (
+from mailhost.tests.lookup_queries import (
     DOVECOT_QUERIES,
     POSTFIX_MAPS,
     QUERIES,
@@ -15,7 +15,7 @@ from domains.tests.lookup_queries import (
     run,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("cheap_mail_hashing")]
 
 
 def test_the_doc_gives_every_query():
@@ -253,10 +253,10 @@ def test_passdb_refuses_inactive_and_non_mailboxes(world, user):
 
 def test_userdb(world):
     assert run("user_query", u="alice@example.com") == [
-        ("/var/vmail/example.com/alice/", 5000, 5000, "*:bytes=1000")
+        ("/var/vmail/example.com/alice/", 5000, 5000, "*:bytes=1000", None)
     ]
     assert run("user_query", u="eve@example.com") == [
-        ("/var/vmail/example.com/eve/", 5000, 5000, "*:bytes=0")
+        ("/var/vmail/example.com/eve/", 5000, 5000, "*:bytes=0", None)
     ]
     assert run("user_query", u="bob@example.com") == []
     assert run("user_query", u="carol@off.example") == []
@@ -288,3 +288,106 @@ def test_new_rows_are_live_at_once(world):
     assert postfix("virtual_alias_maps", "team@example.com") == ["ext@elsewhere.example"]
     assert postfix("virtual_alias_maps", "@example.com") == []
     assert not Domain.objects.get(name="example.com").aliases.filter(local_part="").exists()
+
+
+# --- Ownership, relay recipients, busy mailboxes, sender keys -----------------------------------
+
+
+def test_a_pending_domain_answers_nothing_until_verified(world):
+    claim = make_domain("claimed.example")
+    make_mailbox("ceo@claimed.example")
+    make_alias("@claimed.example", ["ceo@claimed.example"])
+    services.alias_domain_create(actor=None, name="claimed-alias.example", target=claim)
+    services.sender_grant_create(
+        actor=None,
+        mailbox=Mailbox.objects.get(address="alice@example.com"),
+        address="@claimed.example",
+    )
+    live = {
+        ("virtual_mailbox_domains", "claimed.example"): ["claimed.example"],
+        ("virtual_alias_domains", "claimed-alias.example"): ["claimed-alias.example"],
+        ("virtual_mailbox_maps", "ceo@claimed.example"): ["claimed.example/ceo/"],
+        ("virtual_alias_maps", "@claimed.example"): ["ceo@claimed.example"],
+        ("virtual_alias_maps", "ceo@claimed-alias.example"): ["ceo@claimed.example"],
+        ("smtpd_sender_login_maps", "@claimed.example"): ["alice@example.com"],
+        ("smtpd_sender_login_maps", "ceo@claimed-alias.example"): ["ceo@claimed.example"],
+    }
+    for (map_name, key), answer in live.items():
+        assert postfix(map_name, key) == answer, (map_name, key)
+
+    Domain.objects.filter(pk=claim.pk).update(verified_at=None)
+    for map_name, key in live:
+        assert postfix(map_name, key) == [], (map_name, key)
+    assert run("password_query", u="ceo@claimed.example", s="imap") == []
+    assert run("user_query", u="ceo@claimed.example") == []
+
+    # A pending alias domain of a live domain answers nothing either.
+    Domain.objects.filter(pk=claim.pk).update(verified_at="2026-01-01T00:00:00Z")
+    AliasDomain = claim.alias_domains.model
+    AliasDomain.objects.filter(name="claimed-alias.example").update(verified_at=None)
+    assert postfix("virtual_mailbox_domains", "claimed.example") == ["claimed.example"]
+    assert postfix("virtual_alias_domains", "claimed-alias.example") == []
+    assert postfix("virtual_alias_maps", "ceo@claimed-alias.example") == []
+    assert postfix("smtpd_sender_login_maps", "ceo@claimed-alias.example") == []
+
+
+def test_relay_recipients_are_validated_unless_the_domain_accepts_all(world):
+    relay = Domain.objects.get(name="relay.example")
+    relay.relay_recipients.create(local_part="known", address="known@relay.example")
+    # existing relay domains were migrated to accept all; a new one validates
+    Domain.objects.filter(pk=relay.pk).update(relay_accept_all=False)
+    assert postfix("relay_recipient_maps", "known@relay.example") == ["OK"]
+    assert postfix_address("relay_recipient_maps", "stranger@relay.example") == []
+    Domain.objects.filter(pk=relay.pk).update(relay_accept_all=True)
+    assert postfix_address("relay_recipient_maps", "stranger@relay.example") == ["OK"]
+    Domain.objects.filter(pk=relay.pk).update(active=False)
+    assert postfix_address("relay_recipient_maps", "known@relay.example") == []
+    assert postfix("transport_maps", "relay.example") == []
+
+
+def test_a_busy_mailbox_waits_instead_of_taking_mail(world):
+    import psycopg
+
+    Mailbox.objects.filter(address="alice@example.com").update(maildir_busy=True)
+    # Postfix accepts it, and its transport defers it in the queue
+    assert postfix("virtual_alias_maps", "alice@example.com") == ["alice@example.com"]
+    [transport] = postfix("transport_maps", "alice@example.com")
+    assert transport.startswith("retry:4.")
+    assert postfix("transport_maps", "copy@example.com") == []
+    # Dovecot's userdb answers tempfail (LMTP 4xx), its passdb a failed query (temporary)
+    assert run("user_query", u="alice@example.com")[0][4] == "yes"
+    with pytest.raises(Exception) as failure:
+        run("password_query", u="alice@example.com", s="imap")
+    assert isinstance(failure.value.__cause__, psycopg.errors.LockNotAvailable)
+
+
+def test_a_busy_mailbox_is_live_again_when_the_operation_ends(world):
+    Mailbox.objects.filter(address="alice@example.com").update(maildir_busy=True)
+    assert postfix("transport_maps", "alice@example.com") != []
+    Mailbox.objects.filter(address="alice@example.com").update(maildir_busy=False)
+    assert postfix("transport_maps", "alice@example.com") == []
+    assert run("user_query", u="alice@example.com")[0][4] is None
+    assert run("password_query", u="alice@example.com", s="imap")[0][0] == "alice@example.com"
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "alice@example.com@grant.example",  # MAIL FROM:<"alice@example.com"@grant.example>
+        "alice@example.com@example.com",
+        "alice@example.com@alias.example",
+    ],
+)
+def test_sender_keys_with_two_ats_match_no_identity(world, sender):
+    assert postfix("smtpd_sender_login_maps", sender) == []
+
+
+def test_a_grant_goes_with_its_domain(world):
+    eve = Mailbox.objects.get(address="eve@example.com")
+    assert postfix("smtpd_sender_login_maps", "@grant.example") == ["eve@example.com"]
+    services.domain_delete(actor=None, domain=Domain.objects.get(name="grant.example"))
+    assert not eve.sender_grants.filter(domain__name="grant.example").exists()
+    assert postfix("smtpd_sender_login_maps", "@grant.example") == []
+    # the next owner of the name starts without it
+    make_domain("grant.example")
+    assert postfix("smtpd_sender_login_maps", "@grant.example") == []
