@@ -31,3 +31,17 @@ def superadmin(django_user_model):
     return django_user_model.objects.create_user(
         username="root-admin", password="x", role="superadmin", is_superuser=True, is_staff=True
     )
+
+
+@pytest.fixture
+def dns_zone(settings):
+    """A DNS server on 127.0.0.1 that the verification lookups ask (settings point at it)."""
+    from domains.tests.dns_server import TxtZone, start
+
+    zone = TxtZone()
+    server, port = start(zone)
+    settings.MAILADMIN_DNS_NAMESERVERS = [f"127.0.0.1:{port}"]
+    settings.MAILADMIN_DNS_TIMEOUT = 2
+    yield zone
+    server.stop()
+    server.server.server_close()

@@ -165,6 +165,29 @@ MAIL_VMAIL_ROOT = env_str("MAIL_VMAIL_ROOT", "/var/vmail")
 MAIL_UID = env_int("MAIL_UID", 5000)
 MAIL_GID = env_int("MAIL_GID", 5000)
 MAIL_HOSTNAME = env_str("MAIL_HOSTNAME", "mail.example.net")
+
+# --- Tenant safety (docs/security.md) ---------------------------------------------------------
+# More names of this service (other MX hosts, the panel): each reserves its registrable domain,
+# like MAIL_HOSTNAME does, against tenants.
+MAILADMIN_SERVER_HOSTNAMES = env_list("MAILADMIN_SERVER_HOSTNAMES")
+# Names (and everything under them) only a superadmin may add: big mailbox providers and
+# special-use names. Replaces the default list when set.
+MAILADMIN_RESERVED_DOMAINS = env_list(
+    "MAILADMIN_RESERVED_DOMAINS",
+    "gmail.com,googlemail.com,google.com,outlook.com,hotmail.com,live.com,msn.com,"
+    "microsoft.com,yahoo.com,ymail.com,aol.com,icloud.com,me.com,mac.com,apple.com,"
+    "proton.me,protonmail.com,pm.me,gmx.com,gmx.net,gmx.de,web.de,t-online.de,mail.com,"
+    "yandex.ru,yandex.com,mail.ru,zoho.com,fastmail.com,tutanota.com,tuta.io,mailbox.org,"
+    "posteo.de,qq.com,163.com,126.com,naver.com,"
+    "localhost,localdomain,local,internal,invalid,onion,arpa",
+)
+# Relay transports may point at loopback, private and link-local networks, local names and
+# UNIX sockets (off: only public next hops).
+MAILADMIN_TRANSPORT_ALLOW_INTERNAL = env_bool("MAILADMIN_TRANSPORT_ALLOW_INTERNAL", False)
+# Domain verification (TXT record) lookups: these name servers ("ip" or "ip:port"; empty: the
+# machine's resolv.conf), and how long one check may wait for them, in seconds.
+MAILADMIN_DNS_NAMESERVERS = env_list("MAILADMIN_DNS_NAMESERVERS")
+MAILADMIN_DNS_TIMEOUT = float(env_str("MAILADMIN_DNS_TIMEOUT", "5"))
 # How the mail servers reach the database: its own least-privilege role (see `manage.py mailrole`).
 MAIL_DB_HOST = env_str("MAIL_DB_HOST", "127.0.0.1")
 MAIL_DB_PORT = env_int("MAIL_DB_PORT", 5432)
