@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains import limits, verification
+from domains import limits, routing, verification
 from domains.models import (
     Alias,
     AliasDomain,
@@ -42,7 +42,6 @@ DOMAIN_LIMIT_FIELDS = (
     "total_quota",
     "default_quota",
 )
-MAX_RECIPIENTS = 1000
 
 
 def _field_error(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -505,10 +504,16 @@ def mailbox_update(
         mailbox.keep_copy = keep_copy
     mailbox.save()
     if forward_to is not None:
-        targets = _recipients("forward_to", forward_to, allow_empty=True)
+        targets = _recipients(
+            "forward_to",
+            forward_to,
+            actor=actor,
+            limit=settings.MAILADMIN_MAX_FORWARDS,
+            allow_empty=True,
+        )
         if mailbox.address in targets:
             raise _field_error("forward_to", "Use keep_copy to keep mail in the mailbox itself.")
-        _ensure_no_loop("forward_to", mailbox.address, targets)
+        _ensure_no_loop("forward_to", mailbox.address, targets, actor=actor)
         mailbox.forwards.all().delete()
         MailboxForward.objects.bulk_create(
             MailboxForward(mailbox=mailbox, address=target) for target in targets
@@ -547,75 +552,29 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
 # --- Aliases ------------------------------------------------------------------------------------
 
 
-def _recipients(field: str, values: list[str], *, allow_empty: bool = False) -> list[str]:
+def _recipients(
+    field: str, values: list[str], *, actor, limit: int, allow_empty: bool = False
+) -> list[str]:
+    """Normalised, de-duplicated targets. An address in one of the actor's own local domains must
+    exist; any other address is external to this actor, whether or not it is served here, so the
+    answer never tells another tenant's addresses apart (domains.routing)."""
     if isinstance(values, str) or not isinstance(values, list | tuple):
         raise _field_error(field, "Give a list of addresses.")
     if not values and not allow_empty:
         raise _field_error(field, "Give at least one recipient.", code="required")
-    if len(values) > MAX_RECIPIENTS:
-        raise _field_error(field, f"At most {MAX_RECIPIENTS} recipients.")
-    result: list[str] = []
-    for value in values:
-        address = _normalized(field, normalize_address, value)
-        local, domain_name = address.split("@")
-        canonical = _canonical_local_address(local, domain_name)
-        if canonical is False:
-            raise _field_error(field, f"{address} does not exist here.", code="no_recipient")
-        if address not in result:
-            result.append(address)
+    if len(values) > limit:
+        raise _field_error(field, f"At most {limit} addresses.", code="limit")
+    result = list(dict.fromkeys(_normalized(field, normalize_address, v) for v in values))
+    missing = routing.missing_in_scope(actor, result)
+    if missing:
+        raise _field_error(field, f"{missing[0]} does not exist here.", code="no_recipient")
     return result
 
 
-def _canonical_local_address(local: str, domain_name: str) -> str | None | bool:
-    """The address after alias-domain rewriting when the domain is ours; None when the domain is
-    not served here (external), False when it is ours but nothing answers for the address."""
-    domain = Domain.objects.filter(name=domain_name).first()
-    if domain is None:
-        alias_domain = AliasDomain.objects.select_related("target").filter(name=domain_name)
-        alias_domain = alias_domain.first()
-        if alias_domain is None:
-            return None
-        domain = alias_domain.target
-    if domain.kind != Domain.Kind.LOCAL:
-        return None
-    address = f"{local}@{domain.name}"
-    if (
-        Mailbox.objects.filter(address=address).exists()
-        or Alias.objects.filter(address__in=[address, f"@{domain.name}"]).exists()
-    ):
-        return address
-    return False
-
-
-def _next_hops(address: str) -> list[str]:
-    """Where Postfix would send mail for a local address next (empty: delivered or external)."""
-    local, domain_name = address.split("@")
-    canonical = _canonical_local_address(local, domain_name)
-    if not canonical:
-        return []
-    mailbox = Mailbox.objects.filter(address=canonical).prefetch_related("forwards").first()
-    if mailbox is not None:
-        return [f.address for f in mailbox.forwards.all()]
-    alias = Alias.objects.filter(address=canonical).first()
-    if alias is None:  # only the domain's catch-all answers
-        alias = Alias.objects.filter(address=f"@{canonical.split('@')[1]}").first()
-    return list(alias.recipients.values_list("address", flat=True)) if alias else []
-
-
-def _ensure_no_loop(field: str, start: str, targets: list[str]) -> None:
+def _ensure_no_loop(field: str, start: str, targets: list[str], *, actor) -> None:
     """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a)."""
-    seen: set[str] = set()
-    queue = list(targets)
-    while queue:
-        address = queue.pop()
-        local, domain_name = address.split("@")
-        canonical = _canonical_local_address(local, domain_name) or address
-        if canonical == start or address == start:
-            raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
-        if canonical in seen or len(seen) > 10_000:
-            continue
-        seen.add(canonical)
-        queue.extend(_next_hops(canonical))
+    if routing.reaches(actor, start, targets):
+        raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
 
 
 @transaction.atomic
@@ -634,9 +593,11 @@ def alias_create(
     domain = limits.check_alias_create(domain)
     if _address_taken(address):
         raise _field_error("address", f"{address} already exists.", code="duplicate")
-    targets = _recipients("recipients", recipients)
+    targets = _recipients(
+        "recipients", recipients, actor=actor, limit=settings.MAILADMIN_MAX_ALIAS_RECIPIENTS
+    )
     if local:
-        _ensure_no_loop("recipients", address, targets)
+        _ensure_no_loop("recipients", address, targets, actor=actor)
     alias = Alias(
         domain=domain, local_part=local, address=address, active=active, description=description
     )
@@ -669,9 +630,11 @@ def alias_update(
         alias.description = changes["description"] = description
     alias.save()
     if recipients is not None:
-        targets = _recipients("recipients", recipients)
+        targets = _recipients(
+            "recipients", recipients, actor=actor, limit=settings.MAILADMIN_MAX_ALIAS_RECIPIENTS
+        )
         if alias.local_part:
-            _ensure_no_loop("recipients", alias.address, targets)
+            _ensure_no_loop("recipients", alias.address, targets, actor=actor)
         alias.recipients.all().delete()
         AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
         changes["recipients"] = targets

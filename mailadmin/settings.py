@@ -184,6 +184,9 @@ MAILADMIN_RESERVED_DOMAINS = env_list(
 # Relay transports may point at loopback, private and link-local networks, local names and
 # UNIX sockets (off: only public next hops).
 MAILADMIN_TRANSPORT_ALLOW_INTERNAL = env_bool("MAILADMIN_TRANSPORT_ALLOW_INTERNAL", False)
+# Work one request may ask for: recipients of one alias, forwards of one mailbox.
+MAILADMIN_MAX_ALIAS_RECIPIENTS = env_int("MAILADMIN_MAX_ALIAS_RECIPIENTS", 500)
+MAILADMIN_MAX_FORWARDS = env_int("MAILADMIN_MAX_FORWARDS", 50)
 # Domain verification (TXT record) lookups: these name servers ("ip" or "ip:port"; empty: the
 # machine's resolv.conf), and how long one check may wait for them, in seconds.
 MAILADMIN_DNS_NAMESERVERS = env_list("MAILADMIN_DNS_NAMESERVERS")
