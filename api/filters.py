@@ -4,7 +4,7 @@ from django.db.models import Q
 
 from accounts.models import Reseller
 from api.models import APIKey
-from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 from domains.normalize import normalize_address, normalize_domain
 
 
@@ -59,7 +59,12 @@ class _SearchFilter(django_filters.CharFilter):
 
 class DomainFilter(django_filters.FilterSet):
     active = StrictBooleanFilter()
+    verified = StrictBooleanFilter(method="filter_verified", help_text="Pending: false")
     search = _SearchFilter(["name", "description"])
+
+    def filter_verified(self, qs, name, value):
+        return qs.filter(verified_at__isnull=not value)
+
     reseller = django_filters.NumberFilter(field_name="reseller_id")
 
     class Meta:
@@ -75,6 +80,15 @@ class AliasDomainFilter(django_filters.FilterSet):
     class Meta:
         model = AliasDomain
         fields = ["active"]
+
+
+class RelayRecipientFilter(django_filters.FilterSet):
+    domain = _DomainNameFilter("domain__name")
+    search = _SearchFilter(["address"])
+
+    class Meta:
+        model = RelayRecipient
+        fields = []
 
 
 class MailboxFilter(django_filters.FilterSet):
