@@ -1,6 +1,8 @@
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import Reseller
 from api.models import APIKey
@@ -57,13 +59,18 @@ class _SearchFilter(django_filters.CharFilter):
         return qs.filter(q)
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class VerifiedFilter(StrictBooleanFilter):
+    def filter(self, qs, value):
+        if value in ("", None):
+            return qs
+        return qs.filter(verified_at__isnull=not value)
+
+
 class DomainFilter(django_filters.FilterSet):
     active = StrictBooleanFilter()
-    verified = StrictBooleanFilter(method="filter_verified", help_text="Pending: false")
+    verified = VerifiedFilter(help_text="false: pending domains (not yet proven by DNS)")
     search = _SearchFilter(["name", "description"])
-
-    def filter_verified(self, qs, name, value):
-        return qs.filter(verified_at__isnull=not value)
 
     reseller = django_filters.NumberFilter(field_name="reseller_id")
 

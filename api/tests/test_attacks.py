@@ -344,3 +344,16 @@ def test_a_deactivated_reseller_reads_but_cannot_write(world):
     assert everything() == before
     assert b.get(f"mailboxes/{box}/").status_code == 200
     assert b.get("domains/").status_code == 200
+
+
+def test_a_tenant_proves_its_own_domain_through_the_api(world, dns_zone):
+    b = ApiClient(world.b.key)
+    created = b.post("domains/", {"name": "new-b.example"}).json()
+    record = created["verification_record"]
+    assert record["type"] == "TXT" and record["name"] == "_mailadmin-verify.new-b.example"
+    assert [d["name"] for d in b.list_all("domains/?verified=false")] == ["new-b.example"]
+    dns_zone.publish(record["name"], record["value"])
+    verified = b.post(f"domains/{created['id']}/verify/", {})
+    assert verified.status_code == 200, verified.content
+    assert verified.json()["verified"] is True and verified.json()["verification_record"] is None
+    assert b.list_all("domains/?verified=false") == []
