@@ -34,6 +34,7 @@ def test_forty_wrong_passwords_then_the_right_one_is_refused(user, settings):
     assert response.status_code == 429
     assert "_auth_user_id" not in browser.session
     assert "Too many login attempts" in response.content.decode()
+    assert "default-src 'none'" in response["Content-Security-Policy"]
 
 
 def test_below_the_limit_the_right_password_works(user, settings):

@@ -5,9 +5,10 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 
+from accounts import services as account_services
 from accounts.models import User
 from audit.models import AuditEvent
-from domains import services, verification
+from domains import selectors, services, verification
 from domains.models import AliasDomain, Domain
 from domains.tests.helpers import make_domain, refused
 
@@ -236,5 +237,11 @@ def test_a_deactivated_resellers_users_and_domain_admins_cannot_write(reseller, 
             services.domain_update(actor=actor, domain=domain, description="changed")
     with pytest.raises(PermissionDenied, match="deactivated"):
         services.domain_create(actor=reseller_user, name="new.example")
+    with pytest.raises(PermissionDenied, match="deactivated"):
+        account_services.user_create(
+            actor=reseller_user, username="late", password=None, role="domainadmin"
+        )
+    # Reads still work: the scoped selectors answer as before.
+    assert list(selectors.domain_list(actor=admin)) == [domain]
     # The operator still can.
     services.mailbox_set_password(actor=None, mailbox=mailbox, password="operator-set-pw")
