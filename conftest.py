@@ -40,3 +40,17 @@ def cheap_mail_hashing(settings):
     settings.MAIL_ARGON2_MEMORY_KIB = 256
     settings.MAIL_ARGON2_PARALLELISM = 1
     settings.MAIL_BCRYPT_ROUNDS = 4
+
+
+@pytest.fixture
+def dns_zone(settings):
+    """A DNS server on 127.0.0.1 that the verification lookups ask (settings point at it)."""
+    from domains.tests.dns_server import TxtZone, start
+
+    zone = TxtZone()
+    server, port = start(zone)
+    settings.MAILADMIN_DNS_NAMESERVERS = [f"127.0.0.1:{port}"]
+    settings.MAILADMIN_DNS_TIMEOUT = 2
+    yield zone
+    server.stop()
+    server.server.server_close()

@@ -9,7 +9,11 @@ from django.db.models import Sum
 from accounts.models import Reseller, User
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
-from domains.permissions import ensure_can_manage_domain, is_system
+from domains.permissions import (
+    ensure_can_administer_domains,
+    ensure_can_manage_domain,
+    is_system,
+)
 
 POOL_FIELDS = ("max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
 
@@ -112,6 +116,7 @@ def user_create(
     if not is_system(actor) and not actor.is_superadmin:
         if not (actor.is_reseller and role == User.Role.DOMAIN_ADMIN):
             raise PermissionDenied("You may only create domain admins.")
+        ensure_can_administer_domains(actor)  # a deactivated reseller adds nobody
     if role == User.Role.RESELLER and reseller is None:
         raise ValidationError({"reseller": "A reseller user belongs to a reseller."})
     username = (username or "").strip()

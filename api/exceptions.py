@@ -46,7 +46,13 @@ def django_validation_response(exc: DjangoValidationError) -> Response:
         data = {(NON_FIELD if f == "__all__" else f): m for f, m in data.items()}
     else:
         data = {NON_FIELD: list(exc.messages)}
-    code = status.HTTP_409_CONFLICT if "duplicate" in _validation_codes(exc) else 400
+    codes = _validation_codes(exc)
+    if "forbidden" in codes:  # a field only a superadmin may set
+        code = status.HTTP_403_FORBIDDEN
+    elif "duplicate" in codes:
+        code = status.HTTP_409_CONFLICT
+    else:
+        code = status.HTTP_400_BAD_REQUEST
     return Response(error_body(data), status=code)
 
 

@@ -1,10 +1,12 @@
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import Reseller
 from api.models import APIKey
-from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 from domains.normalize import normalize_address, normalize_domain
 
 
@@ -57,9 +59,19 @@ class _SearchFilter(django_filters.CharFilter):
         return qs.filter(q)
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
+class VerifiedFilter(StrictBooleanFilter):
+    def filter(self, qs, value):
+        if value in ("", None):
+            return qs
+        return qs.filter(verified_at__isnull=not value)
+
+
 class DomainFilter(django_filters.FilterSet):
     active = StrictBooleanFilter()
+    verified = VerifiedFilter(help_text="false: pending domains (not yet proven by DNS)")
     search = _SearchFilter(["name", "description"])
+
     reseller = django_filters.NumberFilter(field_name="reseller_id")
 
     class Meta:
@@ -75,6 +87,15 @@ class AliasDomainFilter(django_filters.FilterSet):
     class Meta:
         model = AliasDomain
         fields = ["active"]
+
+
+class RelayRecipientFilter(django_filters.FilterSet):
+    domain = _DomainNameFilter("domain__name")
+    search = _SearchFilter(["address"])
+
+    class Meta:
+        model = RelayRecipient
+        fields = []
 
 
 class MailboxFilter(django_filters.FilterSet):

@@ -7,7 +7,8 @@ from rest_framework import serializers
 
 from accounts.models import Reseller
 from api.models import APIKey
-from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains import verification
+from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -25,7 +26,36 @@ def bytes_field(**kwargs):
 # --- Domains ------------------------------------------------------------------------------------
 
 
-class DomainSerializer(serializers.ModelSerializer):
+class VerificationRecordSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="Always TXT")
+    name = serializers.CharField(help_text="The record's name: _mailadmin-verify.<domain>")
+    value = serializers.CharField(help_text="The record's value: mailadmin-verify=<token>")
+
+
+def _verification_record(obj):
+    """What to publish to prove a pending (alias) domain; null once it is verified."""
+    if obj.is_verified:
+        return None
+    return {
+        "type": "TXT",
+        "name": verification.record_name(obj.name),
+        "value": verification.record_value(obj.verification_token),
+    }
+
+
+class _Ownership(serializers.Serializer):
+    verified = serializers.BooleanField(source="is_verified", read_only=True)
+    verified_at = serializers.DateTimeField(read_only=True)
+    verification_record = serializers.SerializerMethodField(
+        help_text="While pending: the DNS record to publish, then POST .../verify/."
+    )
+
+    @extend_schema_field(VerificationRecordSerializer(allow_null=True))
+    def get_verification_record(self, obj):
+        return _verification_record(obj)
+
+
+class DomainSerializer(_Ownership, serializers.ModelSerializer):
     name_unicode = serializers.CharField(source="display_name", read_only=True)
     mailbox_count = serializers.IntegerField(read_only=True)
     alias_count = serializers.IntegerField(read_only=True)
@@ -38,6 +68,10 @@ class DomainSerializer(serializers.ModelSerializer):
             "name_unicode",
             "kind",
             "transport",
+            "relay_accept_all",
+            "verified",
+            "verified_at",
+            "verification_record",
             "description",
             "active",
             "reseller",
@@ -56,7 +90,17 @@ class DomainSerializer(serializers.ModelSerializer):
 
 class _DomainLimits(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Domain.Kind.choices, required=False)
-    transport = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    transport = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        help_text="Relay domains: smtp:/lmtp: to a public next hop. Superadmins only.",
+    )
+    relay_accept_all = serializers.BooleanField(
+        required=False,
+        help_text="Relay and backup domains: accept any recipient instead of the listed "
+        "relay recipients.",
+    )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False)
     max_mailboxes = count_field(required=False)
@@ -68,6 +112,11 @@ class _DomainLimits(serializers.Serializer):
 
 class DomainCreateSerializer(_DomainLimits):
     name = serializers.CharField(max_length=300, help_text="Unicode or IDNA (A-label) name")
+    verified = serializers.BooleanField(
+        required=False,
+        help_text="Superadmins only: false asks for the DNS check; default true for "
+        "superadmins. Everyone else's domains start pending.",
+    )
     reseller = serializers.PrimaryKeyRelatedField(
         queryset=Reseller.objects.none(),
         required=False,
@@ -92,7 +141,7 @@ class DomainUpdateSerializer(_DomainLimits):
     pass
 
 
-class AliasDomainSerializer(serializers.ModelSerializer):
+class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
     name_unicode = serializers.CharField(source="__str__", read_only=True)
     target = serializers.CharField(source="target.name", read_only=True)
     target_id = serializers.IntegerField(read_only=True)
@@ -106,6 +155,9 @@ class AliasDomainSerializer(serializers.ModelSerializer):
             "target",
             "target_id",
             "active",
+            "verified",
+            "verified_at",
+            "verification_record",
             "created",
             "modified",
         ]
@@ -116,6 +168,31 @@ class AliasDomainCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=300)
     target = serializers.CharField(max_length=300, help_text="Name of the target domain")
     active = serializers.BooleanField(required=False, default=True)
+    verified = serializers.BooleanField(required=False, help_text="As for domains")
+
+
+class VerifySerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="Superadmins only: mark verified without DNS."
+    )
+
+
+# --- Relay recipients ---------------------------------------------------------------------------
+
+
+class RelayRecipientSerializer(serializers.ModelSerializer):
+    domain = serializers.CharField(source="domain.name", read_only=True)
+
+    class Meta:
+        model = RelayRecipient
+        fields = ["id", "address", "domain", "domain_id", "local_part", "created"]
+        read_only_fields = fields
+
+
+class RelayRecipientCreateSerializer(serializers.Serializer):
+    address = serializers.CharField(
+        max_length=ADDRESS_MAX, help_text="An address at a relay or backup domain"
+    )
 
 
 class AliasDomainUpdateSerializer(serializers.Serializer):
@@ -188,8 +265,8 @@ class _MailboxWritable(serializers.Serializer):
     forward_to = serializers.ListField(
         child=serializers.CharField(max_length=ADDRESS_MAX),
         required=False,
-        max_length=1000,
-        help_text="Forward mail to these addresses (keep_copy keeps it here too)",
+        help_text="Forward mail to these addresses (keep_copy keeps it here too); at most "
+        "MAILADMIN_MAX_FORWARDS (default 50)",
     )
     password = serializers.CharField(
         write_only=True,
@@ -288,7 +365,7 @@ def recipients_field(**kwargs):
     return serializers.ListField(
         child=serializers.CharField(max_length=ADDRESS_MAX),
         allow_empty=False,
-        max_length=1000,
+        help_text="At most MAILADMIN_MAX_ALIAS_RECIPIENTS (default 500)",
         **kwargs,
     )
 

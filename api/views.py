@@ -7,13 +7,13 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Sum
+from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -28,11 +28,12 @@ from api.exceptions import api_exception_handler
 from api.idempotency import IdempotentCreateMixin
 from api.models import APIKey
 from api.pagination import KeysetPagination
+from api.parsers import BoundedJSONParser
 from api.permissions import KeyAllowsMethod
 from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
 from domains import services
-from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 from domains.normalize import normalize_address, normalize_domain, split_address
 from domains.permissions import domain_scope_q
 from domains.selectors import (
@@ -50,7 +51,7 @@ class ApiMixin:
     permission_classes = [IsAuthenticated, KeyAllowsMethod]
     throttle_classes = [APIKeyRateThrottle]
     renderer_classes = [JSONRenderer]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     schema = ApiAutoSchema()
 
     def get_exception_handler(self):
@@ -157,6 +158,18 @@ class DomainViewSet(
         services.domain_delete(actor=request.user, domain=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        request=serializers.VerifySerializer, responses={200: serializers.DomainSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request, *args, **kwargs):
+        """Check the domain's TXT record now; a pending domain becomes live when it is there.
+        Not there yet: 400 under `verification`, with what to publish."""
+        domain = self.get_object()
+        data = self.validated(serializers.VerifySerializer)
+        services.domain_verify(actor=request.user, domain=domain, force=data["force"])
+        return self.respond(domain)
+
 
 @extend_schema_view(
     create=extend_schema(
@@ -196,7 +209,11 @@ class AliasDomainViewSet(
         if target is None:
             raise _error("target", f"The domain {target_name} does not exist.", "no_domain")
         alias_domain = services.alias_domain_create(
-            actor=request.user, name=data["name"], target=target, active=data["active"]
+            actor=request.user,
+            name=data["name"],
+            target=target,
+            active=data["active"],
+            verified=data.get("verified"),
         )
         return self.respond(alias_domain, status.HTTP_201_CREATED)
 
@@ -215,6 +232,19 @@ class AliasDomainViewSet(
     def destroy(self, request, *args, **kwargs):
         services.alias_domain_delete(actor=request.user, alias_domain=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=serializers.VerifySerializer, responses={200: serializers.AliasDomainSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request, *args, **kwargs):
+        """As for domains: check the alias domain's own TXT record now."""
+        alias_domain = self.get_object()
+        data = self.validated(serializers.VerifySerializer)
+        services.alias_domain_verify(
+            actor=request.user, alias_domain=alias_domain, force=data["force"]
+        )
+        return self.respond(alias_domain)
 
 
 # --- Mailboxes ----------------------------------------------------------------------------------
@@ -360,6 +390,43 @@ class AliasViewSet(
 
     def destroy(self, request, *args, **kwargs):
         services.alias_delete(actor=request.user, alias=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Relay recipients ---------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.RelayRecipientCreateSerializer,
+        responses={201: serializers.RelayRecipientSerializer},
+    ),
+)
+class RelayRecipientViewSet(
+    IdempotentCreateMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet
+):
+    """Recipients a relay or backup domain accepts on port 25; a domain with
+    `relay_accept_all` accepts every address and needs none."""
+
+    queryset = RelayRecipient.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.RelayRecipientSerializer
+    filterset_class = filters.RelayRecipientFilter
+    ordering_fields = ["id", "address"]
+    ordering = "address"
+
+    def get_queryset(self):
+        return RelayRecipient.objects.filter(
+            domain_scope_q(self.request.user, "domain__")
+        ).select_related("domain")
+
+    def perform_create_request(self, request, *args, **kwargs):
+        data = self.validated(serializers.RelayRecipientCreateSerializer)
+        require_visible_domain(request.user, "address", data["address"])
+        recipient = services.relay_recipient_create(actor=request.user, address=data["address"])
+        return self.respond(recipient, status.HTTP_201_CREATED)
+
+    def destroy(self, request, *args, **kwargs):
+        services.relay_recipient_delete(actor=request.user, recipient=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -571,7 +638,9 @@ class APIKeyViewSet(
         )
         key.key = full
         body = serializers.APIKeyCreatedSerializer(key, context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_201_CREATED)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the only response that holds the secret
+        return response
 
     def destroy(self, request, *args, **kwargs):
         api_services.api_key_delete(actor=request.user, key=self.get_object())

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from api import services
@@ -31,6 +32,7 @@ class APIKeyForm(forms.Form):
         return [part for part in raw.split() if part]
 
 
+@never_cache  # the page shows a new key's secret once: no cache may keep a copy
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
     new_key = None

@@ -6,8 +6,11 @@ Every entry point (web UI, API, CSV import, CLI) calls these functions.
 """
 
 import re
+import string
+from functools import lru_cache
 
 import idna
+from confusable_homoglyphs import categories, confusables
 from django.core.exceptions import ValidationError
 
 MAX_DOMAIN_LENGTH = 253
@@ -18,6 +21,17 @@ _LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 # dot-atom characters (RFC 5322) minus `/` (it would escape the Maildir path), `%` (Postfix's
 # percent hack) and `|` (pipes). Quoted local parts and non-ASCII local parts are not accepted.
 _ATOM_RE = re.compile(r"^[a-z0-9!#$&'*+=?^_`{}~-]+$")
+
+# Scripts that may share one label (Unicode TS #39, "highly restrictive"): Japanese, Chinese and
+# Korean writing mix Han with their own scripts, and Latin may join them. Any other label is
+# written in one script; COMMON and INHERITED characters (digits, hyphen, marks) go with any.
+_NEUTRAL_SCRIPTS = {"COMMON", "INHERITED"}
+_SCRIPT_MIXES = (
+    {"LATIN", "HAN", "HIRAGANA", "KATAKANA"},
+    {"LATIN", "HAN", "BOPOMOFO"},
+    {"LATIN", "HAN", "HANGUL"},
+)
+_ASCII_LABEL_CHARS = set(string.ascii_lowercase + string.digits + "-")
 
 
 def normalize_domain(value: str) -> str:
@@ -60,15 +74,57 @@ def normalize_domain(value: str) -> str:
             )
     if labels[-1].isdigit():
         raise ValidationError("The last label of a domain cannot be numeric.", code="invalid")
+    for label in labels:
+        if label.startswith("xn--"):
+            try:
+                problem = _look_alike_problem(idna.decode(label))
+            except (idna.IDNAError, UnicodeError) as exc:
+                raise ValidationError(f"Not a valid domain name: {exc}.", code="invalid") from exc
+            if problem:
+                raise ValidationError(problem, code="confusable")
     return ascii_name
 
 
 def display_domain(ascii_name: str) -> str:
-    """The Unicode form of a stored domain, for people."""
+    """The Unicode form of a stored domain, for people; the A-label form when a label could pass
+    for another name (a row stored before the look-alike rule)."""
     try:
-        return idna.decode(ascii_name)
-    except idna.IDNAError:
+        unicode_name = idna.decode(ascii_name)
+    except (idna.IDNAError, UnicodeError):
         return ascii_name
+    if any(_look_alike_problem(label) for label in unicode_name.split(".") if not label.isascii()):
+        return ascii_name
+    return unicode_name
+
+
+def _look_alike_problem(label: str) -> str | None:
+    """Why a Unicode label could be mistaken for another name, or None.
+
+    Two rules: a label is written in one script (or one of the CJK mixes), so `bеta` with a
+    Cyrillic `е` is refused; and a non-ASCII label must not read as an ASCII one, so whole-script
+    look-alikes like Cyrillic `аррӏе` (xn--80ak6aa92e) or Latin `ɡoogle` are refused, while
+    `münchen` or `пример` (letters with no ASCII twin) are fine. The script and look-alike data
+    are Unicode's (Scripts.txt, confusables.txt) as shipped by confusable-homoglyphs.
+    """
+    scripts = {categories.alias(ch) for ch in label} - _NEUTRAL_SCRIPTS
+    if len(scripts) > 1 and not any(scripts <= mix for mix in _SCRIPT_MIXES):
+        names = ", ".join(sorted(s.title() for s in scripts))
+        return f"A label of a domain name must be written in one script, not {names}."
+    if all(ch in _ASCII_LABEL_CHARS or _ascii_twin(ch) for ch in label):
+        return f"{label} looks like an ASCII name but is not one; use the name it imitates."
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _ascii_twin(ch: str) -> bool:
+    """Whether Unicode lists `ch` as confusable with one ASCII letter or digit."""
+    found = confusables.is_confusable(ch, greedy=True, preferred_aliases=[])
+    if not found:
+        return False
+    return any(
+        len(glyph["c"]) == 1 and glyph["c"].lower() in _ASCII_LABEL_CHARS
+        for glyph in found[0]["homoglyphs"]
+    )
 
 
 def normalize_local_part(value: str) -> str:
@@ -82,6 +138,9 @@ def normalize_local_part(value: str) -> str:
             f"The part before the @ must be at most {MAX_LOCAL_PART_LENGTH} characters.",
             code="too_long",
         )
+    if local.startswith("-"):
+        # Postfix and its delivery agents read a leading "-" as an option, and refuse it.
+        raise ValidationError("The local part cannot start with a hyphen.", code="invalid")
     if local.startswith(".") or local.endswith(".") or ".." in local:
         raise ValidationError(
             "Dots may not start or end the local part, nor follow each other.", code="invalid"
@@ -99,6 +158,10 @@ def split_address(value: str, *, allow_catchall: bool = False) -> tuple[str, str
     """Split and normalise `local@domain`; `@domain` (local part '') only when allowed."""
     if not isinstance(value, str) or "@" not in value:
         raise ValidationError("Enter an address of the form name@domain.", code="invalid")
+    if value.count("@") > 1:
+        # `a@b@c` and `"a@b"@c` read differently to different parsers (the sender-login
+        # spoof of issue 7): no stored key or checked address ever holds a second @.
+        raise ValidationError("An address has exactly one @.", code="invalid")
     local, _, domain = value.strip().rpartition("@")
     if local == "" and allow_catchall:
         return "", normalize_domain(domain)

@@ -4,6 +4,8 @@ The panel hashes itself (no `doveadm pw` subprocess). New passwords use MAIL_PAS
 (default ARGON2ID); BLF-CRYPT and SHA512-CRYPT hashes are accepted from migrations and verified.
 """
 
+import re
+
 import argon2
 import bcrypt
 from django.conf import settings
@@ -59,12 +61,14 @@ def verify_password(plain: str, stored: str) -> bool:
 
 
 def validate_password_hash(stored: str) -> str:
-    """Check an imported `{SCHEME}hash` is one Dovecot and the panel both verify."""
+    """Check an imported `{SCHEME}hash` is one Dovecot and the panel both verify, at a cost below
+    the ceiling: every login to that mailbox (and every wrong guess) pays the hash's cost in a
+    Dovecot auth worker, so a tenant's t=60 or cost-31 hash would stall everyone's logins."""
     scheme, body = split_scheme(stored.strip())
     valid = (
         (scheme == "ARGON2ID" and body.startswith("$argon2id$") and _argon2_parses(body))
-        or (scheme == "BLF-CRYPT" and body[:4] in {"$2a$", "$2b$", "$2y$"} and len(body) == 60)
-        or (scheme == "SHA512-CRYPT" and sha512_crypt.identify(body))
+        or (scheme == "BLF-CRYPT" and _BCRYPT_RE.match(body) is not None)
+        or (scheme == "SHA512-CRYPT" and sha512_crypt.identify(body) and _sha512_parses(body))
     )
     if not valid:
         raise ValidationError(
@@ -72,7 +76,50 @@ def validate_password_hash(stored: str) -> str:
             "or {SHA512-CRYPT}$6$...",
             code="invalid_hash",
         )
+    over = _over_ceiling(scheme, body)
+    if over:
+        raise ValidationError(
+            f"This hash costs too much to verify ({over}); re-hash the password with a lower "
+            "cost, or set it as plain text and let the server hash it.",
+            code="hash_cost",
+        )
     return f"{{{scheme}}}{body}"
+
+
+_BCRYPT_RE = re.compile(r"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+
+
+def _over_ceiling(scheme: str, body: str) -> str | None:
+    """The first cost parameter above its ceiling (settings.MAIL_IMPORT_*), or None."""
+    if scheme == "ARGON2ID":
+        params = argon2.extract_parameters(body)
+        checks = [
+            ("t", params.time_cost, settings.MAIL_IMPORT_ARGON2_MAX_TIME_COST),
+            ("m", params.memory_cost, settings.MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB),
+            ("p", params.parallelism, settings.MAIL_IMPORT_ARGON2_MAX_PARALLELISM),
+        ]
+    elif scheme == "BLF-CRYPT":
+        cost = int(_BCRYPT_RE.match(body).group(1))
+        checks = [("cost", cost, settings.MAIL_IMPORT_BCRYPT_MAX_COST)]
+    else:  # SHA512-CRYPT; no rounds= means glibc's default of 5000
+        checks = [("rounds", _sha512_rounds(body), settings.MAIL_IMPORT_SHA512_MAX_ROUNDS)]
+    for name, value, ceiling in checks:
+        if value > ceiling:
+            return f"{name}={value}, at most {ceiling} here"
+    return None
+
+
+def _sha512_rounds(body: str) -> int:
+    match = re.match(r"^\$6\$rounds=(\d+)\$", body)
+    return int(match.group(1)) if match else 5000
+
+
+def _sha512_parses(body: str) -> bool:
+    try:
+        sha512_crypt.from_string(body)
+    except ValueError:
+        return False
+    return True
 
 
 def validate_plain_password(plain: str) -> None:

@@ -7,12 +7,13 @@ event. A committed change is live for Postfix and Dovecot at once (they read vie
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains import limits
+from domains import limits, routing, verification
 from domains.models import (
     Alias,
     AliasDomain,
@@ -20,6 +21,7 @@ from domains.models import (
     Domain,
     Mailbox,
     MailboxForward,
+    RelayRecipient,
     SenderGrant,
     maildir_for,
 )
@@ -29,7 +31,9 @@ from domains.permissions import (
     ensure_can_administer_domains,
     ensure_can_manage_domain,
     is_system,
+    is_trusted,
 )
+from domains.policy import check_claimable, normalize_transport
 
 DOMAIN_LIMIT_FIELDS = (
     "max_mailboxes",
@@ -38,11 +42,28 @@ DOMAIN_LIMIT_FIELDS = (
     "total_quota",
     "default_quota",
 )
-MAX_RECIPIENTS = 1000
 
 
 def _field_error(field: str, message: str, code: str = "invalid") -> ValidationError:
     return ValidationError({field: [ValidationError(message, code=code)]})
+
+
+def _forbidden(field: str, message: str) -> ValidationError:
+    """A field only the operator may set (the API answers 403 and names the field)."""
+    return _field_error(field, message, code="forbidden")
+
+
+def _verified_at(actor, verified: bool | None):
+    """When a new (alias) domain counts as verified: tenants' names wait for their DNS proof;
+    the operator's are live at once unless it asks for the check (verified=False)."""
+    if verified and not is_trusted(actor):
+        raise _forbidden(
+            "verified",
+            "Only a superadmin adds a domain as verified: publish the TXT record and verify it.",
+        )
+    if verified is None:
+        verified = is_trusted(actor)
+    return timezone.now() if verified else None
 
 
 def _normalized(field: str, func, value, **kwargs):
@@ -113,14 +134,24 @@ def domain_create(
     max_quota_per_mailbox: int = 0,
     total_quota: int = 0,
     default_quota: int = 0,
+    relay_accept_all: bool = False,
+    verified: bool | None = None,
 ) -> Domain:
+    """A new domain. A tenant's is pending (no lookup serves it) until `domain_verify` finds its
+    TXT record; names of the service itself, public suffixes and reserved names are the
+    operator's alone (domains.policy)."""
     ensure_can_administer_domains(actor)
     if not is_system(actor) and actor.is_reseller:
         reseller = actor.reseller  # a reseller's domains always land in its own pool
     name = _normalized("name", normalize_domain, name)
+    check_claimable(name, trusted=is_trusted(actor))
     if kind not in Domain.Kind.values:
         raise _field_error("kind", f"Choose one of: {', '.join(Domain.Kind.values)}.")
+    if transport and not is_trusted(actor):
+        raise _forbidden("transport", "Only a superadmin chooses a relay transport.")
     transport = _validate_transport(kind, transport)
+    relay_accept_all = _accept_all(kind, relay_accept_all)
+    verified_at = _verified_at(actor, verified)
     limits.check_domain_create(reseller.pk if reseller else None)
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
@@ -131,7 +162,9 @@ def domain_create(
         description=description,
         active=active,
         reseller=reseller,
-        verified_at=timezone.now(),
+        relay_accept_all=relay_accept_all,
+        verified_at=verified_at,
+        verification_token=verification.new_token(),
     )
     given = {
         "max_mailboxes": max_mailboxes,
@@ -144,7 +177,12 @@ def domain_create(
         setattr(domain, field, _non_negative_int(field, value))
     limits.check_domain_limits_fit(domain)
     _insert(domain, "name", f"The domain {name} already exists.")
-    audit_record(actor=actor, action="domain.create", obj=domain, changes={"name": name})
+    audit_record(
+        actor=actor,
+        action="domain.create",
+        obj=domain,
+        changes={"name": name, "verified": domain.is_verified},
+    )
     return domain
 
 
@@ -154,25 +192,44 @@ def _validate_transport(kind: str, transport: str) -> str:
         if transport:
             raise _field_error("transport", "Only relay domains have a transport.")
         return ""
-    if not transport:
-        raise _field_error("transport", "A relay needs a next hop, e.g. smtp:[mx.example]:25.")
-    if any(c in transport for c in " \t\r\n,'\"\\"):
-        raise _field_error("transport", "A transport is one word like smtp:[mx.example]:25.")
-    if ":" not in transport:
-        transport = f"smtp:[{transport}]"
-    return transport
+    return normalize_transport(
+        transport, allow_internal=settings.MAILADMIN_TRANSPORT_ALLOW_INTERNAL
+    )
+
+
+def _accept_all(kind: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _field_error("relay_accept_all", "Give true or false.")
+    if value and kind == Domain.Kind.LOCAL:
+        raise _field_error(
+            "relay_accept_all", "Only relay and backup domains accept unlisted recipients."
+        )
+    return value
 
 
 @transaction.atomic
 def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
     ensure_can_manage_domain(actor, domain)
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
-    allowed = {"description", "active", "kind", "transport", *DOMAIN_LIMIT_FIELDS}
+    allowed = {
+        "description",
+        "active",
+        "kind",
+        "transport",
+        "relay_accept_all",
+        *DOMAIN_LIMIT_FIELDS,
+    }
     unknown = set(fields) - allowed
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
-    if ({"kind", "transport", "active"} | set(DOMAIN_LIMIT_FIELDS)) & set(fields):
+    if ({"kind", "transport", "active", "relay_accept_all"} | set(DOMAIN_LIMIT_FIELDS)) & set(
+        fields
+    ):
         ensure_can_administer_domains(actor)
+    new_transport = (fields.get("transport") or "").strip()
+    if new_transport and new_transport != domain.transport and not is_trusted(actor):
+        # Clearing a transport is allowed; choosing where a relay sends mail is not.
+        raise _forbidden("transport", "Only a superadmin chooses a relay transport.")
     changes = {}
     for field, value in fields.items():
         if field in DOMAIN_LIMIT_FIELDS:
@@ -188,6 +245,10 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
         ):
             raise _field_error("kind", "Remove the mailboxes and aliases first.")
         domain.transport = _validate_transport(domain.kind, domain.transport)
+    if {"kind", "relay_accept_all"} & set(changes):
+        if domain.kind == Domain.Kind.LOCAL and "relay_accept_all" not in changes:
+            domain.relay_accept_all = False
+        domain.relay_accept_all = _accept_all(domain.kind, domain.relay_accept_all)
     limits.check_domain_limits_fit(domain)
     domain.save()
     audit_record(actor=actor, action="domain.update", obj=domain, changes=changes)
@@ -203,17 +264,28 @@ def domain_delete(*, actor, domain: Domain) -> None:
 
 
 @transaction.atomic
-def alias_domain_create(*, actor, name: str, target: Domain, active: bool = True) -> AliasDomain:
+def alias_domain_create(
+    *, actor, name: str, target: Domain, active: bool = True, verified: bool | None = None
+) -> AliasDomain:
+    """Same ownership rules as domain_create: an alias domain receives mail just the same."""
     ensure_can_administer_domains(actor)
     ensure_can_manage_domain(actor, target)
     name = _normalized("name", normalize_domain, name)
+    check_claimable(name, trusted=is_trusted(actor))
     if target.kind != Domain.Kind.LOCAL:
         raise _field_error("target", "The target must be a domain with local mailboxes.")
+    verified_at = _verified_at(actor, verified)
     if target.reseller_id:
         limits.check_domain_create(target.reseller_id)
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
-    alias_domain = AliasDomain(name=name, target=target, active=active, verified_at=timezone.now())
+    alias_domain = AliasDomain(
+        name=name,
+        target=target,
+        active=active,
+        verified_at=verified_at,
+        verification_token=verification.new_token(),
+    )
     _insert(alias_domain, "name", f"The domain {name} already exists.")
     audit_record(
         actor=actor,
@@ -241,6 +313,103 @@ def alias_domain_delete(*, actor, alias_domain: AliasDomain) -> None:
     ensure_can_manage_domain(actor, alias_domain.target)
     audit_record(actor=actor, action="alias_domain.delete", obj=alias_domain)
     alias_domain.delete()
+
+
+# --- Ownership ----------------------------------------------------------------------------------
+
+
+def domain_verify(*, actor, domain: Domain, force: bool = False) -> Domain:
+    """Make a pending domain live once DNS holds its TXT record (domains.verification).
+
+    `force` (superadmins and the system) skips DNS, for ownership proven some other way. The DNS
+    query runs before the transaction, so no row is locked while waiting for it.
+    """
+    return _verify(actor, Domain, domain, domain, force, "domain.verify")
+
+
+def alias_domain_verify(*, actor, alias_domain: AliasDomain, force: bool = False) -> AliasDomain:
+    return _verify(
+        actor, AliasDomain, alias_domain, alias_domain.target, force, "alias_domain.verify"
+    )
+
+
+def _verify(actor, model, obj, owner: Domain, force: bool, action: str):
+    ensure_can_manage_domain(actor, owner)
+    if force and not is_trusted(actor):
+        raise _forbidden("force", "Only a superadmin verifies a domain without DNS.")
+    if obj.is_verified:
+        return obj
+    token = obj.verification_token
+    if not force:
+        result = verification.check(obj.name, token)
+        if not result.verified:
+            raise _field_error("verification", result.message, code="not_verified")
+    with transaction.atomic():
+        row = model.objects.select_for_update().get(pk=obj.pk)
+        if row.verified_at is None and row.verification_token == token:
+            row.verified_at = timezone.now()
+            row.save(update_fields=["verified_at", "modified"])
+            audit_record(
+                actor=actor,
+                action=action,
+                obj=row,
+                changes={"name": row.name, "method": "superadmin" if force else "dns"},
+            )
+    return row
+
+
+def verify_pending_domains() -> dict[str, list[str]]:
+    """Check every pending domain and alias domain once (the periodic job; also
+    `manage.py verify_domains`). Returns the names made live and those still pending."""
+    result: dict[str, list[str]] = {"verified": [], "pending": []}
+    pending = [
+        *Domain.objects.filter(verified_at__isnull=True).order_by("name"),
+        *AliasDomain.objects.filter(verified_at__isnull=True).select_related("target"),
+    ]
+    for obj in pending:
+        try:
+            if isinstance(obj, Domain):
+                domain_verify(actor=None, domain=obj)
+            else:
+                alias_domain_verify(actor=None, alias_domain=obj)
+        except ValidationError:
+            result["pending"].append(obj.name)
+        else:
+            result["verified"].append(obj.name)
+    return result
+
+
+# --- Relay recipients ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def relay_recipient_create(*, actor, address: str) -> RelayRecipient:
+    """A recipient a relay or backup domain accepts on port 25 (unless the domain accepts all)."""
+    local, domain_name = _normalized("address", split_address, address)
+    domain = Domain.objects.filter(name=domain_name).first()
+    if domain is None:
+        raise _field_error("address", f"The domain {domain_name} does not exist.", "no_domain")
+    ensure_can_manage_domain(actor, domain)
+    if domain.kind == Domain.Kind.LOCAL:
+        raise _field_error(
+            "address", f"{domain_name} has local mailboxes; its recipients are its addresses."
+        )
+    address = f"{local}@{domain_name}"
+    if RelayRecipient.objects.filter(address=address).exists():
+        raise _field_error("address", f"{address} already exists.", code="duplicate")
+    recipient = RelayRecipient(domain=domain, local_part=local, address=address)
+    _insert(recipient, "address", f"{address} already exists.")
+    audit_record(
+        actor=actor, action="relay_recipient.create", obj=recipient, changes={"address": address}
+    )
+    return recipient
+
+
+@transaction.atomic
+def relay_recipient_delete(*, actor, recipient: RelayRecipient) -> None:
+    ensure_can_manage_domain(actor, recipient.domain)
+    audit_record(actor=actor, action="relay_recipient.delete", obj=recipient)
+    recipient.delete()
 
 
 # --- Mailboxes ----------------------------------------------------------------------------------
@@ -335,10 +504,16 @@ def mailbox_update(
         mailbox.keep_copy = keep_copy
     mailbox.save()
     if forward_to is not None:
-        targets = _recipients("forward_to", forward_to, allow_empty=True)
+        targets = _recipients(
+            "forward_to",
+            forward_to,
+            actor=actor,
+            limit=settings.MAILADMIN_MAX_FORWARDS,
+            allow_empty=True,
+        )
         if mailbox.address in targets:
             raise _field_error("forward_to", "Use keep_copy to keep mail in the mailbox itself.")
-        _ensure_no_loop("forward_to", mailbox.address, targets)
+        _ensure_no_loop("forward_to", mailbox.address, targets, actor=actor)
         mailbox.forwards.all().delete()
         MailboxForward.objects.bulk_create(
             MailboxForward(mailbox=mailbox, address=target) for target in targets
@@ -377,75 +552,29 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
 # --- Aliases ------------------------------------------------------------------------------------
 
 
-def _recipients(field: str, values: list[str], *, allow_empty: bool = False) -> list[str]:
+def _recipients(
+    field: str, values: list[str], *, actor, limit: int, allow_empty: bool = False
+) -> list[str]:
+    """Normalised, de-duplicated targets. An address in one of the actor's own local domains must
+    exist; any other address is external to this actor, whether or not it is served here, so the
+    answer never tells another tenant's addresses apart (domains.routing)."""
     if isinstance(values, str) or not isinstance(values, list | tuple):
         raise _field_error(field, "Give a list of addresses.")
     if not values and not allow_empty:
         raise _field_error(field, "Give at least one recipient.", code="required")
-    if len(values) > MAX_RECIPIENTS:
-        raise _field_error(field, f"At most {MAX_RECIPIENTS} recipients.")
-    result: list[str] = []
-    for value in values:
-        address = _normalized(field, normalize_address, value)
-        local, domain_name = address.split("@")
-        canonical = _canonical_local_address(local, domain_name)
-        if canonical is False:
-            raise _field_error(field, f"{address} does not exist here.", code="no_recipient")
-        if address not in result:
-            result.append(address)
+    if len(values) > limit:
+        raise _field_error(field, f"At most {limit} addresses.", code="limit")
+    result = list(dict.fromkeys(_normalized(field, normalize_address, v) for v in values))
+    missing = routing.missing_in_scope(actor, result)
+    if missing:
+        raise _field_error(field, f"{missing[0]} does not exist here.", code="no_recipient")
     return result
 
 
-def _canonical_local_address(local: str, domain_name: str) -> str | None | bool:
-    """The address after alias-domain rewriting when the domain is ours; None when the domain is
-    not served here (external), False when it is ours but nothing answers for the address."""
-    domain = Domain.objects.filter(name=domain_name).first()
-    if domain is None:
-        alias_domain = AliasDomain.objects.select_related("target").filter(name=domain_name)
-        alias_domain = alias_domain.first()
-        if alias_domain is None:
-            return None
-        domain = alias_domain.target
-    if domain.kind != Domain.Kind.LOCAL:
-        return None
-    address = f"{local}@{domain.name}"
-    if (
-        Mailbox.objects.filter(address=address).exists()
-        or Alias.objects.filter(address__in=[address, f"@{domain.name}"]).exists()
-    ):
-        return address
-    return False
-
-
-def _next_hops(address: str) -> list[str]:
-    """Where Postfix would send mail for a local address next (empty: delivered or external)."""
-    local, domain_name = address.split("@")
-    canonical = _canonical_local_address(local, domain_name)
-    if not canonical:
-        return []
-    mailbox = Mailbox.objects.filter(address=canonical).prefetch_related("forwards").first()
-    if mailbox is not None:
-        return [f.address for f in mailbox.forwards.all()]
-    alias = Alias.objects.filter(address=canonical).first()
-    if alias is None:  # only the domain's catch-all answers
-        alias = Alias.objects.filter(address=f"@{canonical.split('@')[1]}").first()
-    return list(alias.recipients.values_list("address", flat=True)) if alias else []
-
-
-def _ensure_no_loop(field: str, start: str, targets: list[str]) -> None:
+def _ensure_no_loop(field: str, start: str, targets: list[str], *, actor) -> None:
     """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a)."""
-    seen: set[str] = set()
-    queue = list(targets)
-    while queue:
-        address = queue.pop()
-        local, domain_name = address.split("@")
-        canonical = _canonical_local_address(local, domain_name) or address
-        if canonical == start or address == start:
-            raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
-        if canonical in seen or len(seen) > 10_000:
-            continue
-        seen.add(canonical)
-        queue.extend(_next_hops(canonical))
+    if routing.reaches(actor, start, targets):
+        raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
 
 
 @transaction.atomic
@@ -464,9 +593,11 @@ def alias_create(
     domain = limits.check_alias_create(domain)
     if _address_taken(address):
         raise _field_error("address", f"{address} already exists.", code="duplicate")
-    targets = _recipients("recipients", recipients)
+    targets = _recipients(
+        "recipients", recipients, actor=actor, limit=settings.MAILADMIN_MAX_ALIAS_RECIPIENTS
+    )
     if local:
-        _ensure_no_loop("recipients", address, targets)
+        _ensure_no_loop("recipients", address, targets, actor=actor)
     alias = Alias(
         domain=domain, local_part=local, address=address, active=active, description=description
     )
@@ -499,9 +630,11 @@ def alias_update(
         alias.description = changes["description"] = description
     alias.save()
     if recipients is not None:
-        targets = _recipients("recipients", recipients)
+        targets = _recipients(
+            "recipients", recipients, actor=actor, limit=settings.MAILADMIN_MAX_ALIAS_RECIPIENTS
+        )
         if alias.local_part:
-            _ensure_no_loop("recipients", alias.address, targets)
+            _ensure_no_loop("recipients", alias.address, targets, actor=actor)
         alias.recipients.all().delete()
         AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
         changes["recipients"] = targets

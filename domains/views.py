@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from domains import selectors
+from domains import selectors, verification
 
 PAGE_SIZE = 50
 
@@ -30,6 +30,10 @@ def domain_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "domains/domain_detail.html",
         {
             "domain": domain,
+            "verification_record": {
+                "name": verification.record_name(domain.name),
+                "value": verification.record_value(domain.verification_token),
+            },
             "mailboxes": mailboxes.get_page(request.GET.get("mailboxes")),
             "aliases": aliases.get_page(request.GET.get("aliases")),
         },

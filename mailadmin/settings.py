@@ -4,6 +4,7 @@ environment; the defaults give a newcomer a working panel on SQLite with eager t
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from mailadmin.env import env_bool, env_int, env_list, env_str
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally (api/docs.py)
+    "axes",
     "accounts",
     "domains",
     "audit",
@@ -40,6 +42,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "api.middleware.ApiBodyLimitMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mailadmin.urls"
@@ -87,6 +92,24 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# django-axes first: every django.contrib.auth.authenticate(request, ...) call, whatever backend
+# answers it, is refused while its account or source address is locked out (docs/security.md).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+# Locked per account and, separately, per source address; the account is the lowercased
+# username as typed, so a name that does not exist is counted and locked the same way.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.throttling.login_username"
+AXES_COOLOFF_TIME = "accounts.throttling.cool_off"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = False  # a success must not clear a guessing address's count
+AXES_VERBOSE = False
+MAILADMIN_LOGIN_COOLOFF_SECONDS = env_int("MAILADMIN_LOGIN_COOLOFF_SECONDS", 300)
+MAILADMIN_LOGIN_COOLOFF_MAX_SECONDS = env_int("MAILADMIN_LOGIN_COOLOFF_MAX_SECONDS", 86400)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -129,6 +152,21 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO") else None
 )
 X_FRAME_OPTIONS = "DENY"
+# Every page and response: scripts, styles, images and fonts from this host only, no inline
+# script or style, no framing, forms post here only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],  # Swagger UI draws its icons from data: URIs
+        "font-src": [SELF],
+        "connect-src": [SELF],  # Swagger UI fetches the schema and sends "try it out" calls
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
 
 # Celery: with no broker configured, tasks run eagerly in-process (the zero-set-up panel).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL"))
@@ -148,6 +186,9 @@ if env_str("REDIS_URL"):
         }
     }
 MAILADMIN_API_RATE = env_str("MAILADMIN_API_RATE", "600/min") or None
+# API request bodies: larger ones answer 413, JSON nested deeper answers 400 (docs/security.md).
+MAILADMIN_API_MAX_BODY_BYTES = env_int("MAILADMIN_API_MAX_BODY_BYTES", 1048576)
+MAILADMIN_API_MAX_JSON_DEPTH = env_int("MAILADMIN_API_MAX_JSON_DEPTH", 16)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -165,6 +206,32 @@ MAIL_VMAIL_ROOT = env_str("MAIL_VMAIL_ROOT", "/var/vmail")
 MAIL_UID = env_int("MAIL_UID", 5000)
 MAIL_GID = env_int("MAIL_GID", 5000)
 MAIL_HOSTNAME = env_str("MAIL_HOSTNAME", "mail.example.net")
+
+# --- Tenant safety (docs/security.md) ---------------------------------------------------------
+# More names of this service (other MX hosts, the panel): each reserves its registrable domain,
+# like MAIL_HOSTNAME does, against tenants.
+MAILADMIN_SERVER_HOSTNAMES = env_list("MAILADMIN_SERVER_HOSTNAMES")
+# Names (and everything under them) only a superadmin may add: big mailbox providers and
+# special-use names. Replaces the default list when set.
+MAILADMIN_RESERVED_DOMAINS = env_list(
+    "MAILADMIN_RESERVED_DOMAINS",
+    "gmail.com,googlemail.com,google.com,outlook.com,hotmail.com,live.com,msn.com,"
+    "microsoft.com,yahoo.com,ymail.com,aol.com,icloud.com,me.com,mac.com,apple.com,"
+    "proton.me,protonmail.com,pm.me,gmx.com,gmx.net,gmx.de,web.de,t-online.de,mail.com,"
+    "yandex.ru,yandex.com,mail.ru,zoho.com,fastmail.com,tutanota.com,tuta.io,mailbox.org,"
+    "posteo.de,qq.com,163.com,126.com,naver.com,"
+    "localhost,localdomain,local,internal,invalid,onion,arpa",
+)
+# Relay transports may point at loopback, private and link-local networks, local names and
+# UNIX sockets (off: only public next hops).
+MAILADMIN_TRANSPORT_ALLOW_INTERNAL = env_bool("MAILADMIN_TRANSPORT_ALLOW_INTERNAL", False)
+# Work one request may ask for: recipients of one alias, forwards of one mailbox.
+MAILADMIN_MAX_ALIAS_RECIPIENTS = env_int("MAILADMIN_MAX_ALIAS_RECIPIENTS", 500)
+MAILADMIN_MAX_FORWARDS = env_int("MAILADMIN_MAX_FORWARDS", 50)
+# Domain verification (TXT record) lookups: these name servers ("ip" or "ip:port"; empty: the
+# machine's resolv.conf), and how long one check may wait for them, in seconds.
+MAILADMIN_DNS_NAMESERVERS = env_list("MAILADMIN_DNS_NAMESERVERS")
+MAILADMIN_DNS_TIMEOUT = float(env_str("MAILADMIN_DNS_TIMEOUT", "5"))
 # How the mail servers reach the database: its own least-privilege role (see `manage.py mailrole`).
 MAIL_DB_HOST = env_str("MAIL_DB_HOST", "127.0.0.1")
 MAIL_DB_PORT = env_int("MAIL_DB_PORT", 5432)
@@ -182,6 +249,12 @@ MAIL_ARGON2_MEMORY_KIB = env_int("MAIL_ARGON2_MEMORY_KIB", 65536)
 MAIL_ARGON2_PARALLELISM = env_int("MAIL_ARGON2_PARALLELISM", 1)
 MAIL_BCRYPT_ROUNDS = env_int("MAIL_BCRYPT_ROUNDS", 12)
 MAIL_MIN_PASSWORD_LENGTH = env_int("MAIL_MIN_PASSWORD_LENGTH", 10)
+# Ceilings on the cost of an imported hash (docs/security.md): Dovecot pays it on every login.
+MAIL_IMPORT_ARGON2_MAX_TIME_COST = env_int("MAIL_IMPORT_ARGON2_MAX_TIME_COST", 10)
+MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB = env_int("MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB", 262144)
+MAIL_IMPORT_ARGON2_MAX_PARALLELISM = env_int("MAIL_IMPORT_ARGON2_MAX_PARALLELISM", 4)
+MAIL_IMPORT_BCRYPT_MAX_COST = env_int("MAIL_IMPORT_BCRYPT_MAX_COST", 14)
+MAIL_IMPORT_SHA512_MAX_ROUNDS = env_int("MAIL_IMPORT_SHA512_MAX_ROUNDS", 500000)
 
 LOGGING = {
     "version": 1,

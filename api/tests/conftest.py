@@ -86,12 +86,14 @@ class Tenant:
     reseller: Reseller
     user: User
     key: str
-    domains: list = field(default_factory=list)
+    domains: list = field(default_factory=list)  # the two local domains
+    backup: object = None
 
 
 def build_tenant(tag: str) -> Tenant:
     """A reseller with two domains, each with mailboxes, an alias, a catch-all, an alias domain,
-    a sender grant and quota usage: one of every kind of row the API serves."""
+    a sender grant and quota usage, and a backup domain with a relay recipient: one of every kind
+    of row the API serves."""
     pool = Reseller.objects.create(name=f"Reseller {tag}")
     user = User.objects.create_user(username=f"res-{tag}", role="reseller", reseller=pool)
     tenant = Tenant(reseller=pool, user=user, key=new_key(user, name=f"{tag} main"))
@@ -106,6 +108,8 @@ def build_tenant(tag: str) -> Tenant:
         services.sender_grant_create(actor=None, mailbox=box, address=f"sales@{domain.name}")
         QuotaUsage.objects.filter(mailbox=box).delete()
         QuotaUsage.objects.create(mailbox=box, username=box.address, bytes=1234, messages=5)
+    tenant.backup = make_domain(f"{tag}9-backup.example", reseller=pool, kind="backup")
+    services.relay_recipient_create(actor=None, address=f"listed@{tenant.backup.name}")
     return tenant
 
 

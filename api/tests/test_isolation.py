@@ -27,7 +27,7 @@ PAIRS = {
     "sibling domain admin -> domain": ("admin2_key", "admin1_key"),
 }
 # Endpoints a domain admin legitimately sees nothing of, on either side.
-EMPTY_FOR_DOMAIN_ADMINS = {"reseller"}
+EMPTY_FOR_DOMAIN_ADMINS = {"reseller", "relay-recipient"}
 
 
 def _key(world, path: str) -> str:
@@ -78,6 +78,11 @@ def _attacker_mailbox(attacker: ApiClient) -> str:
     return attacker.list_all("mailboxes/")[0]["address"]
 
 
+def _victim_backup(world, domain: str) -> str:
+    """The victim's backup domain (relay recipients live there)."""
+    return (world.b if domain.startswith("b") else world.a).backup.name
+
+
 # basename -> probes: (body, statuses that count as refused). Each aims a create at the victim.
 def _create_probes(basename: str, ctx: dict, attacker: ApiClient, world) -> list[tuple]:
     d, box = ctx["domain"], ctx["mailbox"]
@@ -94,6 +99,10 @@ def _create_probes(basename: str, ctx: dict, attacker: ApiClient, world) -> list
             ({"mailbox": box, "address": f"x@{d}"}, {400}),
             ({"mailbox": _attacker_mailbox(attacker), "address": f"ceo@{d}"}, {400}),
             ({"mailbox": _attacker_mailbox(attacker), "address": f"@{d}"}, {400}),
+        ],
+        "relay-recipient": [
+            ({"address": f"sneak@{_victim_backup(world, d)}"}, {400}),
+            ({"address": f"sneak@{d}"}, {400}),
         ],
         "reseller": [({"name": "Sneaky", "max_domains": 1}, {403})],
         # A key is always its creator's, whatever the body says (checked below).

@@ -21,7 +21,7 @@ def test_key_acts_as_its_owner(world):
     assert me["username"] == "res-a"
     assert me["role"] == "reseller"
     assert me["reseller"]["id"] == world.a.reseller.pk
-    assert me["usage"] == {"domains": 2, "mailboxes": 4, "aliases": 4, "quota_bytes": 0}
+    assert me["usage"] == {"domains": 3, "mailboxes": 4, "aliases": 4, "quota_bytes": 0}
     assert me["api_key"]["prefix"] == world.a.key[:12]
 
 

@@ -30,7 +30,7 @@ def test_every_service_family_records_an_audit_event(superadmin):
         "domains.domain",
         str(domain.pk),
     )
-    assert event.changes == {"name": "example.com"}
+    assert event.changes == {"name": "example.com", "verified": True}
 
     services.domain_update(actor=superadmin, domain=domain, max_mailboxes=10)
     assert last_event().action == "domain.update"

@@ -90,3 +90,54 @@ def test_unicode_domain_lookups_find_the_stored_row(db):
     make_domain("bücher.example")
     make_mailbox("anna@bücher.example")
     assert Mailbox.objects.get().address == "anna@xn--bcher-kva.example"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bеta.example",  # Cyrillic е among Latin letters
+        "xn--80ak6aa92e.com",  # Cyrillic "аррӏе", every letter an ASCII look-alike
+        "аррӏе.com",
+        "ɡoogle.com",  # Latin script g (U+0261): reads as google
+        "pаypal.example",
+        "αβγdef.example",  # Greek and Latin in one label
+    ],
+)
+def test_look_alike_domains_are_refused(name):
+    with pytest.raises(ValidationError) as info:
+        normalize_domain(name)
+    assert info.value.code == "confusable"
+
+
+@pytest.mark.parametrize(
+    ("name", "stored"),
+    [
+        ("münchen.example", "xn--mnchen-3ya.example"),
+        ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
+        ("ελληνικά.example", "xn--hxargifdar.example"),
+        ("例え.jp", "xn--r8jz45g.jp"),  # Han with Hiragana: one Japanese label
+        ("한국어.example", "xn--3e0bk47br7k.example"),
+    ],
+)
+def test_single_script_idns_are_accepted(name, stored):
+    assert normalize_domain(name) == stored
+    assert display_domain(stored) == name
+
+
+def test_a_stored_look_alike_is_shown_as_its_a_label():
+    assert display_domain("xn--80ak6aa92e.com") == "xn--80ak6aa92e.com"
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["boss@a.example@b.example", '"boss@a.example"@b.example', "a@@b.example", "@a@b.example"],
+)
+def test_an_address_with_two_at_signs_is_refused(address):
+    with pytest.raises(ValidationError, match="exactly one @"):
+        normalize_address(address, allow_catchall=True)
+
+
+def test_local_part_cannot_start_with_a_hyphen():
+    with pytest.raises(ValidationError, match="hyphen"):
+        normalize_local_part("-oQ")
+    assert normalize_local_part("a-b") == "a-b"

@@ -140,3 +140,53 @@ def test_set_password_and_import_on_existing_mailbox(domain):
     with refused("password_hash"):
         services.mailbox_set_password(actor=None, mailbox=mailbox, password_hash="{PLAIN}x")
     assert Mailbox.objects.get().password == before
+
+
+ARGON2_BODY = "$argon2id$v=19${params}$c2FsdHNhbHQ$" + "A" * 43
+BCRYPT_BODY = "$2b${cost:02d}$" + "./" * 26 + "a"
+SHA512_BODY = "$6$rounds={rounds}$saltsalt$" + "a" * 86
+
+
+@pytest.mark.parametrize(
+    "imported",
+    [
+        "{ARGON2ID}" + ARGON2_BODY.format(params="m=65536,t=60,p=1"),
+        "{ARGON2ID}" + ARGON2_BODY.format(params="m=4194304,t=3,p=1"),  # 4 GiB
+        "{ARGON2ID}" + ARGON2_BODY.format(params="m=65536,t=3,p=16"),
+        "{BLF-CRYPT}" + BCRYPT_BODY.format(cost=31),
+        "{BLF-CRYPT}" + BCRYPT_BODY.format(cost=15),
+        "{SHA512-CRYPT}" + SHA512_BODY.format(rounds=999999999),
+        "{SHA512-CRYPT}" + SHA512_BODY.format(rounds=500001),
+    ],
+)
+def test_imported_hash_above_the_cost_ceiling_is_refused(domain, imported):
+    with refused("password_hash", code="hash_cost"):
+        services.mailbox_create(actor=None, address="a@example.com", password_hash=imported)
+
+
+@pytest.mark.parametrize(
+    "imported",
+    [
+        "{ARGON2ID}" + ARGON2_BODY.format(params="m=262144,t=10,p=4"),
+        "{BLF-CRYPT}" + BCRYPT_BODY.format(cost=14),
+        "{SHA512-CRYPT}" + SHA512_BODY.format(rounds=500000),
+    ],
+)
+def test_imported_hash_at_the_ceiling_is_accepted(domain, imported):
+    mailbox = services.mailbox_create(actor=None, address="a@example.com", password_hash=imported)
+    assert Mailbox.objects.get(pk=mailbox.pk).password == imported
+
+
+def test_cost_ceilings_are_settings(domain, settings):
+    settings.MAIL_IMPORT_BCRYPT_MAX_COST = 10
+    with refused("password_hash", code="hash_cost"):
+        services.mailbox_create(
+            actor=None,
+            address="a@example.com",
+            password_hash="{BLF-CRYPT}" + BCRYPT_BODY.format(cost=11),
+        )
+    mailbox = make_mailbox("b@example.com")
+    with refused("password_hash", code="hash_cost"):
+        services.mailbox_set_password(
+            actor=None, mailbox=mailbox, password_hash="{BLF-CRYPT}" + BCRYPT_BODY.format(cost=12)
+        )

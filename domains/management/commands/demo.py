@@ -66,6 +66,6 @@ class Command(BaseCommand):
             domains=[customer],
         )
         services.domain_create(
-            actor=None, name="relay.example", kind="relay", transport="smtp:[10.0.0.25]:25"
+            actor=None, name="relay.example", kind="relay", transport="smtp:[mx.relay.example]:25"
         )
         self.stdout.write(self.style.SUCCESS("Demo data created."))
