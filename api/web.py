@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
 from django.views.decorators.http import require_POST
 
 from api import services
@@ -55,3 +56,9 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=pk, user=request.user)
     services.api_key_revoke(actor=request.user, key=key)
     return redirect("api_keys")
+
+
+urlpatterns = [
+    path("", api_keys, name="api_keys"),
+    path("<int:pk>/revoke/", api_key_revoke, name="api_key_revoke"),
+]

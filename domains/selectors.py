@@ -1,9 +1,9 @@
-"""Reads, scoped to what the actor may see. Views and the API list through these."""
+"""Reads, scoped to what the actor may see. The web pages and the API both list through these."""
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from domains.models import Alias, AliasDomain, Domain, Mailbox
+from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
 from domains.permissions import domain_scope_q
 
 
@@ -59,3 +59,23 @@ def alias_list(*, actor, domain: Domain | None = None) -> QuerySet[Alias]:
 
 def alias_domain_list(*, actor) -> QuerySet[AliasDomain]:
     return AliasDomain.objects.filter(domain_scope_q(actor, "target__")).select_related("target")
+
+
+def sender_grant_list(*, actor, mailbox: Mailbox | None = None) -> QuerySet[SenderGrant]:
+    qs = SenderGrant.objects.filter(domain_scope_q(actor, "mailbox__domain__")).select_related(
+        "mailbox", "domain"
+    )
+    if mailbox is not None:
+        qs = qs.filter(mailbox=mailbox)
+    return qs.order_by("id")
+
+
+def scope_usage(*, actor) -> dict[str, int]:
+    """What `actor` manages now: domain, mailbox and alias counts and the quota handed out."""
+    mailboxes = Mailbox.objects.filter(domain_scope_q(actor, "domain__"))
+    return {
+        "domains": Domain.objects.filter(domain_scope_q(actor)).count(),
+        "mailboxes": mailboxes.count(),
+        "aliases": Alias.objects.filter(domain_scope_q(actor, "domain__")).count(),
+        "quota_bytes": mailboxes.aggregate(s=Sum("quota_bytes"))["s"] or 0,
+    }

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "audit",
     "mailhost",
     "api",
+    "panel",
 ]
 
 MIDDLEWARE = [

@@ -1,11 +1,9 @@
-"""Thin read-only pages; writes arrive with the full web UI and go through domains.services."""
+"""The web panel's pages: reads through the selectors, writes through the services."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
 
 from domains import selectors
 
@@ -17,7 +15,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.domain_list(actor=request.user), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
-    return render(request, "domains/dashboard.html", {"page": page})
+    return render(request, "panel/dashboard.html", {"page": page})
 
 
 @login_required
@@ -27,17 +25,10 @@ def domain_detail(request: HttpRequest, pk: int) -> HttpResponse:
     aliases = Paginator(selectors.alias_list(actor=request.user, domain=domain), PAGE_SIZE)
     return render(
         request,
-        "domains/domain_detail.html",
+        "panel/domain_detail.html",
         {
             "domain": domain,
             "mailboxes": mailboxes.get_page(request.GET.get("mailboxes")),
             "aliases": aliases.get_page(request.GET.get("aliases")),
         },
     )
-
-
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})

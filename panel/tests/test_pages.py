@@ -73,8 +73,3 @@ def test_lists_do_not_grow_queries_with_rows(db, superadmin, rows, django_assert
         assert client.get("/").status_code == 200
     with django_assert_max_num_queries(10):
         assert client.get(f"/domains/{domain.pk}/").status_code == 200
-
-
-def test_health_check_answers_without_login(db):
-    response = Client().get("/healthz")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}

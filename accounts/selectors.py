@@ -1,0 +1,22 @@
+"""Reads of resellers and users, scoped to what the actor may see."""
+
+from django.db.models import QuerySet
+
+from accounts.models import Reseller
+from domains.models import Alias, Domain, Mailbox
+from domains.selectors import count_of, quota_sum_of
+
+
+def reseller_list(*, actor) -> QuerySet[Reseller]:
+    """Resellers with their pool usage: all for superadmins, its own for a reseller."""
+    qs = Reseller.objects.annotate(
+        used_domains=count_of(Domain, "reseller"),
+        used_mailboxes=count_of(Mailbox, "domain__reseller"),
+        used_aliases=count_of(Alias, "domain__reseller"),
+        used_quota_bytes=quota_sum_of("domain__reseller"),
+    ).order_by("name")
+    if actor.is_superadmin:
+        return qs
+    if actor.is_reseller:
+        return qs.filter(pk=actor.reseller_id)
+    return qs.none()
