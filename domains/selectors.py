@@ -1,6 +1,6 @@
 """Reads, scoped to what the actor may see. The web pages and the API both list through these."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
@@ -79,3 +79,32 @@ def scope_usage(*, actor) -> dict[str, int]:
         "aliases": Alias.objects.filter(domain_scope_q(actor, "domain__")).count(),
         "quota_bytes": mailboxes.aggregate(s=Sum("quota_bytes"))["s"] or 0,
     }
+
+
+def domain_page(*, actor) -> QuerySet[Domain]:
+    """domain_list with what a domain's own page shows against its limits."""
+    return domain_list(actor=actor).annotate(
+        quota_given=quota_sum_of("domain"),
+        alias_domain_count=count_of(AliasDomain, "target"),
+    )
+
+
+def domains_near_limits(*, actor, share: float = 0.8) -> QuerySet[Domain]:
+    """Domains that use at least `share` of a mailbox or alias limit, fullest first."""
+    return (
+        domain_list(actor=actor)
+        .filter(
+            Q(max_mailboxes__gt=0, mailbox_count__gte=F("max_mailboxes") * share)
+            | Q(max_aliases__gt=0, alias_count__gte=F("max_aliases") * share)
+        )
+        .order_by("name")
+    )
+
+
+def mailboxes_near_quota(*, actor, share: float = 0.9) -> QuerySet[Mailbox]:
+    """Mailboxes whose usage (as Dovecot last wrote it) reaches `share` of their quota."""
+    return (
+        mailbox_list(actor=actor)
+        .filter(quota_bytes__gt=0, quota_usage__bytes__gte=F("quota_bytes") * share)
+        .order_by("-quota_usage__bytes", "address")
+    )

@@ -26,7 +26,12 @@ from domains.models import (
     maildir_for,
 )
 from domains.normalize import normalize_address, normalize_domain, split_address
-from domains.passwords import hash_password, validate_password_hash, validate_plain_password
+from domains.passwords import (
+    hash_password,
+    validate_password_hash,
+    validate_plain_password,
+    verify_password,
+)
 from domains.permissions import (
     can_manage_domain,
     ensure_can_administer_domains,
@@ -421,6 +426,43 @@ def mailbox_set_password(
     mailbox.save(update_fields=["password", "modified"])
     audit_record(actor=actor, action="mailbox.password", obj=mailbox)
     return mailbox
+
+
+# What a mailbox owner may do to its own mailbox (the web panel's owner pages): no actor with
+# rights over a domain is involved, so these check the owner's knowledge instead of a role.
+
+
+@transaction.atomic
+def mailbox_owner_change_password(
+    *, mailbox: Mailbox, current_password: str, new_password: str
+) -> Mailbox:
+    mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    if not verify_password(current_password or "", mailbox.password):
+        raise _field_error("current_password", "This is not the current password.", "wrong")
+    if new_password == current_password:
+        raise _field_error("password", "Choose a password different from the current one.")
+    mailbox.password = _password_hash(new_password, None)
+    mailbox.save(update_fields=["password", "modified"])
+    audit_record(
+        actor=None, action="mailbox.password", obj=mailbox, changes={"by": "mailbox owner"}
+    )
+    return mailbox
+
+
+@transaction.atomic
+def mailbox_owner_set_forwarding(
+    *, mailbox: Mailbox, forward_to: list[str], keep_copy: bool
+) -> Mailbox:
+    """The owner's forwarding, under the rules an admin's change follows (no loops, recipients
+    in local domains must exist)."""
+    return _mailbox_apply(
+        actor=None,
+        mailbox=mailbox,
+        forward_to=forward_to,
+        keep_copy=keep_copy,
+        fields={},
+        by_owner=True,
+    )
 
 
 @transaction.atomic
