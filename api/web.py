@@ -2,11 +2,13 @@
 Writes go through api.services, the same code the API and `manage.py apikey` use."""
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from api import services
@@ -14,17 +16,17 @@ from api.models import APIKey
 
 
 class APIKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False)
-    read_only = forms.BooleanField(required=False, label="Read-only")
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    read_only = forms.BooleanField(required=False, label=_("Read-only"))
     expires_at = forms.DateTimeField(
         required=False,
-        label="Expires",
+        label=_("Expires"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     allowed_networks = forms.CharField(
         required=False,
-        label="Allowed networks",
-        help_text="CIDR networks, separated by spaces or commas; empty = any source.",
+        label=_("Allowed networks"),
+        help_text=_("CIDR networks, separated by spaces or commas; empty = any source."),
     )
 
     def clean_allowed_networks(self) -> list[str]:
@@ -45,6 +47,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            messages.success(request, _("The key was created."))
             form = APIKeyForm()
     keys = APIKey.objects.filter(user=request.user).order_by("-created", "-id")
     return render(request, "api/keys.html", {"form": form, "keys": keys, "new_key": new_key})
@@ -55,6 +58,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=pk, user=request.user)
     services.api_key_revoke(actor=request.user, key=key)
+    messages.success(request, _("The key %(prefix)s was revoked.") % {"prefix": key.display_prefix})
     return redirect("api_keys")
 
 

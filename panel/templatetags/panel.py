@@ -1,5 +1,9 @@
+import re
+
 from django import template
 from django.utils.translation import gettext as _
+
+from domains.normalize import display_domain
 
 register = template.Library()
 
@@ -64,3 +68,13 @@ def page_query(context, param: str, number: int) -> str:
     query = context["request"].GET.copy()
     query[param] = number
     return query.urlencode()
+
+
+_ACE = re.compile(r"[a-z0-9.-]*xn--[a-z0-9.-]+", re.IGNORECASE)
+
+
+@register.filter
+def unicode(text) -> str:
+    """Names as people read them: every IDNA A-label name in `text` (a domain, an address, an
+    audit line) in its Unicode form. Stored and machine-read values keep the A-label."""
+    return _ACE.sub(lambda match: display_domain(match.group()), str(text or ""))
