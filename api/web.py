@@ -37,7 +37,7 @@ class APIKeyForm(forms.Form):
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
     new_key = None
-    form = APIKeyForm(request.POST or None)
+    form = APIKeyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             _, new_key = services.api_key_create(

@@ -26,9 +26,26 @@ def _count(label, **kwargs):
         min_value=0,
         max_value=2**31 - 1,
         initial=0,
+        required=False,
         help_text=_("0 = unlimited"),
         **kwargs,
     )
+
+
+LIMIT_FIELDS = (
+    "max_mailboxes",
+    "max_aliases",
+    "max_quota_per_mailbox",
+    "total_quota",
+    "default_quota",
+    "max_domains",
+    "max_quota_bytes",
+)
+
+
+def _limits_or_zero(data: dict) -> dict:
+    """An empty limit means unlimited (0), as the help text says."""
+    return {k: (0 if k in LIMIT_FIELDS and v is None else v) for k, v in data.items()}
 
 
 def _size(label, **kwargs):
@@ -70,11 +87,7 @@ class DomainLimitsForm(forms.Form):
                 del self.fields[name]
 
     def service_data(self) -> dict:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "form_token"}
-        for name in ("max_quota_per_mailbox", "total_quota", "default_quota"):
-            if name in data and data[name] is None:
-                data[name] = 0
-        return data
+        return _limits_or_zero({k: v for k, v in self.cleaned_data.items() if k != "form_token"})
 
 
 class DomainCreateForm(OnceForm, DomainLimitsForm):
@@ -223,10 +236,7 @@ class ResellerFields(forms.Form):
     max_quota_bytes = _size(_("Quota to hand out at most"), required=False)
 
     def service_data(self) -> dict:
-        data = {k: v for k, v in self.cleaned_data.items() if k != "form_token"}
-        if data.get("max_quota_bytes") is None:
-            data["max_quota_bytes"] = 0
-        return data
+        return _limits_or_zero({k: v for k, v in self.cleaned_data.items() if k != "form_token"})
 
 
 class ResellerCreateForm(OnceForm, ResellerFields):

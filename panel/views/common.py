@@ -44,6 +44,11 @@ def role_view(*roles: str) -> Callable:
     return decorate
 
 
+def posted(request: HttpRequest):
+    """The submitted data for a form on POST (even when empty), None on GET."""
+    return request.POST if request.method == "POST" else None
+
+
 def page_of(request: HttpRequest, queryset, param: str = "page", size: int = PAGE_SIZE) -> Page:
     return Paginator(queryset, size).get_page(request.GET.get(param))
 

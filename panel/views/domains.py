@@ -25,6 +25,7 @@ from panel.views.common import (
     htmx_answer,
     is_htmx,
     page_of,
+    posted,
     role_view,
     staff_view,
     try_service,
@@ -101,7 +102,7 @@ def domain_list(request: HttpRequest) -> HttpResponse:
 def domain_create(request: HttpRequest) -> HttpResponse:
     actor = request.user
     resellers = reseller_list(actor=actor) if actor.is_superadmin else None
-    form = DomainCreateForm(request.POST or None, resellers=resellers)
+    form = DomainCreateForm(posted(request), resellers=resellers)
     if request.method == "POST" and form.is_valid():
         data = form.service_data()
 
@@ -157,9 +158,7 @@ def domain_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = get_object_or_404(selectors.domain_list(actor=actor), pk=pk)
     initial = {f: getattr(domain, f) for f in DomainLimitsForm.base_fields}
-    form = DomainLimitsForm(
-        request.POST or None, initial=initial, can_administer=can_administer(actor)
-    )
+    form = DomainLimitsForm(posted(request), initial=initial, can_administer=can_administer(actor))
     if request.method == "POST" and form.is_valid():
         data = form.service_data()
         if (
@@ -203,7 +202,7 @@ def domain_contents(domain: Domain) -> list[tuple[str, int]]:
 def domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = get_object_or_404(selectors.domain_list(actor=actor), pk=pk)
-    form = DomainDeleteForm(request.POST or None)
+    form = DomainDeleteForm(posted(request))
     if request.method == "POST" and form.is_valid():
         name = domain.display_name
         services.domain_delete(actor=actor, domain=domain)
@@ -252,9 +251,9 @@ def alias_domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         name = alias_domain.display_name
         services.alias_domain_delete(actor=actor, alias_domain=alias_domain)
+        messages.success(request, _("The alias domain %(name)s was deleted.") % {"name": name})
         if is_htmx(request):
             return htmx_answer(request)
-        messages.success(request, _("The alias domain %(name)s was deleted.") % {"name": name})
         return redirect(domain_url)
     return render(
         request,

@@ -19,7 +19,7 @@ from panel.forms import (
     SenderGrantForm,
 )
 from panel.once import run_once
-from panel.views.common import back, htmx_answer, is_htmx, no_store, staff_view, try_service
+from panel.views.common import back, htmx_answer, is_htmx, no_store, posted, staff_view, try_service
 
 MAILBOX_FIELDS = ("name", "quota_bytes", "active", "allow_imap", "allow_pop3", "allow_smtp")
 
@@ -54,7 +54,7 @@ def _show_password(request, mailbox, password: str) -> HttpResponse:
 def mailbox_create(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = _domain(request, pk)
-    form = MailboxCreateForm(request.POST or None, domain=domain)
+    form = MailboxCreateForm(posted(request), domain=domain)
     if request.method == "POST" and form.is_valid():
         data = {k: v for k, v in form.cleaned_data.items() if k != "form_token"}
         generated = not data["password"]
@@ -91,7 +91,7 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {f: getattr(mailbox, f) for f in MAILBOX_FIELDS}
     initial["keep_copy"] = mailbox.keep_copy
     initial["forward_to"] = [f.address for f in mailbox.forwards.all()]
-    form = MailboxEditForm(request.POST or None, initial=initial)
+    form = MailboxEditForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         if data["quota_bytes"] is None:
@@ -173,11 +173,11 @@ def mailbox_delete(request: HttpRequest, pk: int) -> HttpResponse:
     domain_url = reverse("domain_detail", args=[mailbox.domain_id])
     if request.method == "POST":
         services.mailbox_delete(actor=actor, mailbox=mailbox)
-        if is_htmx(request):
-            return htmx_answer(request)
         messages.success(
             request, _("The mailbox %(address)s was deleted.") % {"address": mailbox.address}
         )
+        if is_htmx(request):
+            return htmx_answer(request)
         return redirect(domain_url)
     return render(
         request,
@@ -217,11 +217,11 @@ def sender_grant_delete(request: HttpRequest, pk: int) -> HttpResponse:
     grant = get_object_or_404(selectors.sender_grant_list(actor=actor), pk=pk)
     mailbox_id = grant.mailbox_id
     services.sender_grant_delete(actor=actor, grant=grant)
-    if is_htmx(request):
-        return htmx_answer(request)
     messages.success(
         request, _("The sender identity %(address)s was removed.") % {"address": grant.address}
     )
+    if is_htmx(request):
+        return htmx_answer(request)
     return back(request, reverse("mailbox_edit", args=[mailbox_id]) + "#senders")
 
 
@@ -232,7 +232,7 @@ def sender_grant_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def alias_create(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = _domain(request, pk)
-    form = AliasCreateForm(request.POST or None, domain=domain)
+    form = AliasCreateForm(posted(request), domain=domain)
     if request.method == "POST" and form.is_valid():
         data = {k: form.cleaned_data[k] for k in ("address", "recipients", "description", "active")}
 
@@ -262,7 +262,7 @@ def alias_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "description": alias.description,
         "active": alias.active,
     }
-    form = AliasEditForm(request.POST or None, initial=initial)
+    form = AliasEditForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         if (
@@ -298,11 +298,11 @@ def alias_delete(request: HttpRequest, pk: int) -> HttpResponse:
     domain_url = reverse("domain_detail", args=[alias.domain_id]) + "#aliases"
     if request.method == "POST":
         services.alias_delete(actor=actor, alias=alias)
-        if is_htmx(request):
-            return htmx_answer(request)
         messages.success(
             request, _("The alias %(address)s was deleted.") % {"address": alias.address}
         )
+        if is_htmx(request):
+            return htmx_answer(request)
         return redirect(domain_url)
     return render(
         request,

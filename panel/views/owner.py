@@ -17,13 +17,13 @@ from panel.auth import (
     remember_password_change,
 )
 from panel.forms import OwnerForwardingForm, OwnerLoginForm, OwnerPasswordForm
-from panel.views.common import try_service
+from panel.views.common import posted, try_service
 
 
 def owner_login(request: HttpRequest) -> HttpResponse:
     if current_owner(request) is not None:
         return redirect("owner_home")
-    form = OwnerLoginForm(request.POST or None)
+    form = OwnerLoginForm(posted(request))
     if request.method == "POST" and form.is_valid():
         owner = log_in_owner(request, form.cleaned_data["address"], form.cleaned_data["password"])
         if owner is not None:
@@ -51,7 +51,7 @@ def _identities(mailbox) -> dict:
 def owner_home(request: HttpRequest) -> HttpResponse:
     mailbox = request.owner.mailbox
     form = OwnerForwardingForm(
-        request.POST or None,
+        posted(request),
         initial={
             "forward_to": [f.address for f in mailbox.forwards.all()],
             "keep_copy": mailbox.keep_copy,
@@ -84,7 +84,7 @@ def owner_home(request: HttpRequest) -> HttpResponse:
 @owner_required
 def owner_password(request: HttpRequest) -> HttpResponse:
     mailbox = request.owner.mailbox
-    form = OwnerPasswordForm(request.POST or None)
+    form = OwnerPasswordForm(posted(request))
     if request.method == "POST" and form.is_valid():
         saved = try_service(
             form,

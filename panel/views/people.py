@@ -20,6 +20,7 @@ from panel.views.common import (
     htmx_answer,
     is_htmx,
     page_of,
+    posted,
     role_view,
     staff_view,
     try_service,
@@ -41,7 +42,7 @@ def reseller_list_page(request: HttpRequest) -> HttpResponse:
 
 @role_view("superadmin")
 def reseller_create(request: HttpRequest) -> HttpResponse:
-    form = ResellerCreateForm(request.POST or None)
+    form = ResellerCreateForm(posted(request))
     if request.method == "POST" and form.is_valid():
         data = form.service_data()
 
@@ -65,7 +66,7 @@ def reseller_create(request: HttpRequest) -> HttpResponse:
 def reseller_edit(request: HttpRequest, pk: int) -> HttpResponse:
     reseller = get_object_or_404(reseller_list(actor=request.user), pk=pk)
     initial = {f: getattr(reseller, f) for f in POOL_FIELDS}
-    form = ResellerEditForm(request.POST or None, initial=initial)
+    form = ResellerEditForm(posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.service_data()
         saved = try_service(
