@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -50,7 +51,8 @@ def api_keys(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The key was created."))
             form = APIKeyForm()
     keys = APIKey.objects.filter(user=request.user).order_by("-created", "-id")
-    return render(request, "api/keys.html", {"form": form, "keys": keys, "new_key": new_key})
+    page = Paginator(keys, 50).get_page(request.GET.get("page"))
+    return render(request, "api/keys.html", {"form": form, "keys": page, "new_key": new_key})
 
 
 @login_required
