@@ -41,7 +41,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     form = APIKeyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_key = services.api_key_create(
+            _key, new_key = services.api_key_create(
                 actor=request.user, user=request.user, **form.cleaned_data
             )
         except ValidationError as exc:
