@@ -41,8 +41,9 @@ class SizeField(forms.MultiValueField):
 
     def __init__(self, **kwargs):
         fields = [
-            forms.DecimalField(min_value=0, max_digits=20, decimal_places=3),
-            forms.ChoiceField(choices=UNITS),
+            forms.DecimalField(min_value=0, max_digits=20, decimal_places=3, required=False),
+            # The unit is always sent (a select): only an empty number means "no value".
+            forms.ChoiceField(choices=UNITS, required=False),
         ]
         kwargs.setdefault("require_all_fields", False)
         super().__init__(fields=fields, **kwargs)

@@ -353,3 +353,24 @@ def test_romanian_from_the_browser_or_the_users_choice(reseller_client, domain):
     assert "Adaugă un domeniu" in page
     page = text(client.get("/domains/"))
     assert "Caută domenii" in page
+
+
+def test_an_empty_size_is_no_value_whatever_the_unit(reseller_client, domain):
+    """Browsers always send the unit select: an empty number alone means "not given"."""
+    client, _user = reseller_client
+    page = client.get("/domains/new/").content.decode()
+    response = client.post(
+        "/domains/new/",
+        {
+            "form_token": form_token(page),
+            "name": "sizes.example",
+            "kind": "local",
+            "total_quota_0": "",
+            "total_quota_1": "GiB",
+            "default_quota_0": "1.5",
+            "default_quota_1": "GiB",
+        },
+    )
+    assert response.status_code == 302, text(response)
+    made = Domain.objects.get(name="sizes.example")
+    assert (made.total_quota, made.default_quota) == (0, 1536 * MIB)
