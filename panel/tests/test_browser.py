@@ -88,7 +88,7 @@ def test_reseller_flow_from_pool_to_delivered_mail(chromium, live_server, root, 
     assert f"The mailbox carol@{name} was added." in reseller.message()
     reseller.go(f"/domains/{Domain.objects.get(name=name).pk}/")
     page.get_by_role("link", name="Add an alias").click()
-    page.get_by_label("Address").fill("sales")
+    page.get_by_label("Address", exact=True).fill("sales")
     page.get_by_label("Recipients").fill(f"carol@{name}")
     page.get_by_role("button", name="Add the alias").click()
     assert f"The alias sales@{name} was added." in reseller.message()
@@ -142,7 +142,7 @@ def test_mailbox_owner_changes_password_and_forwards(chromium, live_server, mail
 
     page.get_by_role("link", name="Change your password").click()
     page.get_by_label("Current password").fill(MAILBOX_PASSWORD)
-    page.get_by_label("New password", exact=True).fill(new_password)
+    page.locator("#id_password").fill(new_password)
     page.get_by_label("New password again").fill(new_password)
     page.get_by_role("button", name="Change the password").click()
     assert "Your password was changed." in owner.message()
