@@ -539,19 +539,28 @@ def _next_hops(address: str) -> list[str]:
 
 
 def _ensure_no_loop(field: str, start: str, targets: list[str]) -> None:
-    """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a)."""
+    """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a);
+    the message shows the path mail would take."""
     seen: set[str] = set()
-    queue = list(targets)
+    # Each entry carries the path that reached it (one parent link, so memory stays linear).
+    queue: list[tuple[str, tuple | None]] = [(t, (start, None)) for t in targets]
     while queue:
-        address = queue.pop()
+        address, parent = queue.pop()
         local, domain_name = address.split("@")
         canonical = _canonical_local_address(local, domain_name) or address
         if canonical == start or address == start:
-            raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
+            hops = [address]
+            while parent is not None:
+                hops.append(parent[0])
+                parent = parent[1]
+            path = " → ".join(reversed(hops))
+            raise _field_error(
+                field, f"This would make a loop back to {start}: {path}.", code="loop"
+            )
         if canonical in seen or len(seen) > 10_000:
             continue
         seen.add(canonical)
-        queue.extend(_next_hops(canonical))
+        queue.extend((hop, (address, parent)) for hop in _next_hops(canonical))
 
 
 @transaction.atomic

@@ -31,7 +31,7 @@ def unavailable(reason: str):
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"Chromium is not installed; install it with: {INSTALL}")
@@ -40,7 +40,9 @@ def chromium():
     except ImportError:
         unavailable("the playwright package is missing; scripts/venv.sh installs it")
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
-    # between browser steps are plain synchronous code all the same.
+    # between browser steps are plain synchronous code all the same. Only while the browser
+    # module runs: a deployment check elsewhere in the session must not see the variable.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     driver = sync_playwright().start()
     browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -49,7 +51,10 @@ def chromium():
     finally:
         browser.close()
         driver.stop()
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Panel:

@@ -374,3 +374,30 @@ def test_an_empty_size_is_no_value_whatever_the_unit(reseller_client, domain):
     assert response.status_code == 302, text(response)
     made = Domain.objects.get(name="sizes.example")
     assert (made.total_quota, made.default_quota) == (0, 1536 * MIB)
+
+
+def test_an_alias_loop_is_refused_with_the_path_shown(reseller_client, domain):
+    client, _user = reseller_client
+    make_mailbox("m@shop.example", quota_bytes=GIB)
+    one = make_alias("one@shop.example", ["m@shop.example"])
+    make_alias("two@shop.example", ["one@shop.example"])
+    make_alias("three@shop.example", ["two@shop.example"])
+    before = row_counts()
+    response = client.post(f"/aliases/{one.pk}/", {"recipients": "three@shop.example"})
+    assert field_errors(text(response), "recipients") == [
+        "This would make a loop back to one@shop.example: one@shop.example → "
+        "three@shop.example → two@shop.example → one@shop.example."
+    ]
+    assert row_counts() == before
+
+
+def test_a_toggle_sent_twice_leaves_the_state_asked_for(reseller_client, domain):
+    client, _user = reseller_client
+    box = make_mailbox("twice@shop.example", quota_bytes=GIB)
+    page = client.get(f"/domains/{domain.pk}/").content.decode()
+    row = page[page.index(f'<tr id="mailbox-{box.pk}">') :]
+    assert '<input type="hidden" name="active" value="0">' in row[: row.index("</tr>")]
+    for _ in range(2):  # a double click without JavaScript
+        client.post(f"/mailboxes/{box.pk}/toggle/", {"active": "0"})
+    assert not Mailbox.objects.get(pk=box.pk).active
+    assert AuditEvent.objects.filter(action="mailbox.update").count() == 1

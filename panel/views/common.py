@@ -87,3 +87,11 @@ def htmx_answer(request: HttpRequest, template: str | None = None, context=None)
     swapped out of band into the page's message area."""
     body = render_to_string(template, context or {}, request) if template else ""
     return HttpResponse(body + render_to_string("panel/messages_oob.html", {}, request))
+
+
+def wanted_state(request: HttpRequest, current: bool) -> bool:
+    """The active flag a toggle form asks for ("1"/"0"); without one, the opposite of now."""
+    value = request.POST.get("active")
+    if value in ("0", "1"):
+        return value == "1"
+    return not current

@@ -29,6 +29,7 @@ from panel.views.common import (
     role_view,
     staff_view,
     try_service,
+    wanted_state,
 )
 
 DOMAIN_SORTS = {
@@ -175,7 +176,9 @@ def domain_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def domain_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = get_object_or_404(selectors.domain_list(actor=actor), pk=pk)
-    domain = services.domain_update(actor=actor, domain=domain, active=not domain.active)
+    domain = services.domain_update(
+        actor=actor, domain=domain, active=wanted_state(request, domain.active)
+    )
     state = _("active") if domain.active else _("inactive")
     messages.success(
         request, _("%(name)s is now %(state)s.") % {"name": domain.display_name, "state": state}

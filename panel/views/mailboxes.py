@@ -19,7 +19,16 @@ from panel.forms import (
     SenderGrantForm,
 )
 from panel.once import run_once
-from panel.views.common import back, htmx_answer, is_htmx, no_store, posted, staff_view, try_service
+from panel.views.common import (
+    back,
+    htmx_answer,
+    is_htmx,
+    no_store,
+    posted,
+    staff_view,
+    try_service,
+    wanted_state,
+)
 
 MAILBOX_FIELDS = ("name", "quota_bytes", "active", "allow_imap", "allow_pop3", "allow_smtp")
 
@@ -156,7 +165,9 @@ def mailbox_password(request: HttpRequest, pk: int) -> HttpResponse:
 def mailbox_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     mailbox = _mailbox(request, pk)
-    mailbox = services.mailbox_update(actor=actor, mailbox=mailbox, active=not mailbox.active)
+    mailbox = services.mailbox_update(
+        actor=actor, mailbox=mailbox, active=wanted_state(request, mailbox.active)
+    )
     state = _("active") if mailbox.active else _("inactive")
     messages.success(
         request, _("%(address)s is now %(state)s.") % {"address": mailbox.address, "state": state}
@@ -281,7 +292,9 @@ def alias_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def alias_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     alias = _alias(request, pk)
-    alias = services.alias_update(actor=actor, alias=alias, active=not alias.active)
+    alias = services.alias_update(
+        actor=actor, alias=alias, active=wanted_state(request, alias.active)
+    )
     state = _("active") if alias.active else _("inactive")
     messages.success(
         request, _("%(address)s is now %(state)s.") % {"address": alias.address, "state": state}

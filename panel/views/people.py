@@ -24,6 +24,7 @@ from panel.views.common import (
     role_view,
     staff_view,
     try_service,
+    wanted_state,
 )
 
 POOL_FIELDS = ("name", "active", "max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
@@ -84,7 +85,7 @@ def reseller_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def reseller_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     reseller = get_object_or_404(reseller_list(actor=request.user), pk=pk)
     reseller = account_services.reseller_update(
-        actor=request.user, reseller=reseller, active=not reseller.active
+        actor=request.user, reseller=reseller, active=wanted_state(request, reseller.active)
     )
     state = _("active") if reseller.active else _("inactive")
     messages.success(
