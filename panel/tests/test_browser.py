@@ -104,12 +104,17 @@ def test_reseller_flow_from_pool_to_delivered_mail(chromium, live_server, root, 
 
     for viewport, tag in ((DESKTOP, "desktop"), (PHONE, "phone")):
         page.set_viewport_size(viewport)
-        reseller.go("/")
-        reseller.shot(f"dashboard-{tag}")
-        reseller.go(f"/domains/{Domain.objects.get(name=name).pk}/")
-        reseller.shot(f"domain-{tag}")
-        reseller.go(f"/mailboxes/{Mailbox.objects.get(address=f'carol@{name}').pk}/")
-        reseller.shot(f"mailbox-{tag}")
+        for path, shot in (
+            ("/", "dashboard"),
+            (f"/domains/{Domain.objects.get(name=name).pk}/", "domain"),
+            (f"/mailboxes/{Mailbox.objects.get(address=f'carol@{name}').pk}/", "mailbox"),
+        ):
+            reseller.go(path)
+            # Down to a phone's width the page never scrolls sideways (wide tables scroll
+            # inside their own box).
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], (path, tag, width)
+            reseller.shot(f"{shot}-{tag}")
     reseller.close()
 
     carol = f"carol@{name}"
@@ -207,6 +212,14 @@ def test_form_errors_next_to_the_field_and_nothing_written(chromium, live_server
 
     before = row_counts()
     panel.go("/domains/new/")
+    # Keyboard first: Tab reaches the skip link, which then shows itself and takes a visible
+    # focus ring.
+    page.keyboard.press("Tab")
+    focused = page.evaluate(
+        "() => { const el = document.activeElement; const s = getComputedStyle(el);"
+        " return [el.className, el.getBoundingClientRect().left, s.outlineStyle]; }"
+    )
+    assert focused[0] == "skip" and focused[1] >= 0 and focused[2] == "solid"
     page.get_by_label("Domain name").fill("not a domain!")
     page.get_by_role("button", name="Add the domain").click()
     page.wait_for_load_state()
