@@ -35,17 +35,25 @@ def _pool_values(values: dict[str, Any]) -> dict[str, int]:
     return values
 
 
+def _reseller_name(name: str, *, exclude_pk: int | None = None) -> str:
+    """Names are unique regardless of case and surrounding spaces."""
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise ValidationError({"name": "Give the reseller a name."})
+    if len(name) > Reseller._meta.get_field("name").max_length:
+        raise ValidationError({"name": "At most 100 characters."})
+    if Reseller.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+        raise _duplicate("name", f"A reseller named {name} already exists.")
+    return name
+
+
 @transaction.atomic
 def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Reseller:
     _ensure_superadmin(actor)
     unknown = set(pool) - set(POOL_FIELDS)
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "Unknown field."})
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "Give the reseller a name."})
-    if Reseller.objects.filter(name__iexact=name).exists():
-        raise _duplicate("name", f"A reseller named {name} already exists.")
+    name = _reseller_name(name)
     reseller = Reseller(name=name, active=active, **_pool_values(pool))
     try:
         with transaction.atomic():
@@ -58,17 +66,27 @@ def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Re
 
 @transaction.atomic
 def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
+    """Change what differs from the stored row (name, active flag, pool limits)."""
     _ensure_superadmin(actor)
     reseller = Reseller.objects.select_for_update().get(pk=reseller.pk)
     unknown = set(fields) - {"name", "active", *POOL_FIELDS}
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "This field cannot be changed."})
     _pool_values({k: v for k, v in fields.items() if k in POOL_FIELDS})
-    for field, value in fields.items():
+    if "name" in fields:
+        fields["name"] = _reseller_name(fields["name"], exclude_pk=reseller.pk)
+    changes = {k: v for k, v in fields.items() if getattr(reseller, k) != v}
+    if not changes:
+        return reseller
+    for field, value in changes.items():
         setattr(reseller, field, value)
     _check_pool_fits(reseller)
-    reseller.save()
-    audit_record(actor=actor, action="reseller.update", obj=reseller, changes=fields)
+    try:
+        with transaction.atomic():
+            reseller.save()
+    except IntegrityError as exc:
+        raise _duplicate("name", f"A reseller named {reseller.name} already exists.") from exc
+    audit_record(actor=actor, action="reseller.update", obj=reseller, changes=changes)
     return reseller
 
 

@@ -7,7 +7,6 @@ from rest_framework import serializers
 
 from accounts.models import Reseller
 from api.models import APIKey
-from domains import verification
 from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 
 INT32_MAX = 2**31 - 1
@@ -38,8 +37,8 @@ def _verification_record(obj):
         return None
     return {
         "type": "TXT",
-        "name": verification.record_name(obj.name),
-        "value": verification.record_value(obj.verification_token),
+        "name": obj.verification_record_name,
+        "value": obj.verification_record_value,
     }
 
 

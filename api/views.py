@@ -1,12 +1,9 @@
-"""The REST API. Reads go through scoped querysets (domains.permissions.domain_scope_q, the
-selectors); every write goes through the services, so limits, validation and audit are the code
-the web UI runs. An object outside the caller's reach is a 404, exactly like one that does not
+"""The REST API: parse HTTP, call the selectors (scoped reads) and the services (writes), render
+JSON. Nothing here decides a rule: limits, reach, what changed and audit are the code the web
+panel runs too. An object outside the caller's reach is a 404, exactly like one that does not
 exist."""
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -21,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts import services as account_services
 from accounts.models import Reseller
+from accounts.selectors import reseller_list
 from api import filters, serializers
 from api import services as api_services
 from api.authentication import APIKeyAuthentication
@@ -34,15 +32,14 @@ from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
 from domains import services
 from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
-from domains.normalize import normalize_address, normalize_domain, split_address
-from domains.permissions import domain_scope_q
 from domains.selectors import (
     alias_domain_list,
     alias_list,
-    count_of,
     domain_list,
     mailbox_list,
-    quota_sum_of,
+    relay_recipient_list,
+    scope_usage,
+    sender_grant_list,
 )
 
 
@@ -83,31 +80,6 @@ class ApiViewSet(ApiMixin, viewsets.GenericViewSet):
         return dict(serializer.validated_data)
 
 
-def _error(field: str, message: str, code: str = "invalid") -> DjangoValidationError:
-    return DjangoValidationError({field: [DjangoValidationError(message, code=code)]})
-
-
-def visible_domain(actor, name: str) -> Domain | None:
-    return Domain.objects.filter(domain_scope_q(actor), name=name).first()
-
-
-def require_visible_domain(actor, field: str, address, *, allow_catchall=False) -> None:
-    """A domain outside the caller's reach gets the very answer a missing domain gets."""
-    try:
-        _local, name = split_address(address, allow_catchall=allow_catchall)
-    except DjangoValidationError:
-        return  # the service names the address error
-    if visible_domain(actor, name) is not None:
-        return
-    if AliasDomain.objects.filter(domain_scope_q(actor, "target__"), name=name).exists():
-        return
-    raise _error(field, f"The domain {name} does not exist.", "no_domain")
-
-
-def _changed(obj, data: dict, fields) -> dict:
-    return {k: v for k, v in data.items() if k in fields and getattr(obj, k) != v}
-
-
 # --- Domains ------------------------------------------------------------------------------------
 
 
@@ -146,9 +118,7 @@ class DomainViewSet(
     def update(self, request, *args, partial=False, **kwargs):
         domain = self.get_object()
         data = self.validated(serializers.DomainUpdateSerializer, partial=partial)
-        changed = _changed(domain, data, data.keys())
-        if changed:
-            services.domain_update(actor=request.user, domain=domain, **changed)
+        services.domain_update(actor=request.user, domain=domain, **data)
         return self.respond(domain)
 
     def partial_update(self, request, *args, **kwargs):
@@ -201,26 +171,13 @@ class AliasDomainViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.AliasDomainCreateSerializer)
-        try:
-            target_name = normalize_domain(data["target"])
-        except DjangoValidationError as exc:
-            raise DjangoValidationError({"target": exc.messages}) from exc
-        target = visible_domain(request.user, target_name)
-        if target is None:
-            raise _error("target", f"The domain {target_name} does not exist.", "no_domain")
-        alias_domain = services.alias_domain_create(
-            actor=request.user,
-            name=data["name"],
-            target=target,
-            active=data["active"],
-            verified=data.get("verified"),
-        )
+        alias_domain = services.alias_domain_create(actor=request.user, **data)
         return self.respond(alias_domain, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
         alias_domain = self.get_object()
         data = self.validated(serializers.AliasDomainUpdateSerializer, partial=partial)
-        if "active" in data and data["active"] != alias_domain.active:
+        if "active" in data:
             services.alias_domain_update(
                 actor=request.user, alias_domain=alias_domain, active=data["active"]
             )
@@ -279,43 +236,17 @@ class MailboxViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.MailboxCreateSerializer)
-        forward_to = data.pop("forward_to", None)
-        keep_copy = data.pop("keep_copy", None)
-        require_visible_domain(request.user, "address", data["address"])
-        with transaction.atomic():
-            mailbox = services.mailbox_create(actor=request.user, **data)
-            if forward_to is not None or keep_copy is not None:
-                services.mailbox_update(
-                    actor=request.user, mailbox=mailbox, forward_to=forward_to, keep_copy=keep_copy
-                )
+        mailbox = services.mailbox_create(actor=request.user, **data)
         return self.respond(mailbox, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
         mailbox = self.get_object()
         data = self.validated(serializers.MailboxUpdateSerializer, partial=partial)
-        fields = _changed(mailbox, data, services.MAILBOX_FIELDS)
-        forward_to = data.get("forward_to")
-        keep_copy = data.get("keep_copy")
-        if forward_to is not None and forward_to == [f.address for f in mailbox.forwards.all()]:
-            forward_to = None
-        if keep_copy == mailbox.keep_copy:
-            keep_copy = None
+        password = {k: data.pop(k) for k in ("password", "password_hash") if k in data}
         with transaction.atomic():
-            if fields or forward_to is not None or keep_copy is not None:
-                services.mailbox_update(
-                    actor=request.user,
-                    mailbox=mailbox,
-                    forward_to=forward_to,
-                    keep_copy=keep_copy,
-                    **fields,
-                )
-            if "password" in data or "password_hash" in data:
-                services.mailbox_set_password(
-                    actor=request.user,
-                    mailbox=mailbox,
-                    password=data.get("password"),
-                    password_hash=data.get("password_hash"),
-                )
+            services.mailbox_update(actor=request.user, mailbox=mailbox, **data)
+            if password:
+                services.mailbox_set_password(actor=request.user, mailbox=mailbox, **password)
         return self.respond(mailbox)
 
     def partial_update(self, request, *args, **kwargs):
@@ -369,20 +300,13 @@ class AliasViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.AliasCreateSerializer)
-        require_visible_domain(request.user, "address", data["address"], allow_catchall=True)
         alias = services.alias_create(actor=request.user, **data)
         return self.respond(alias, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
         alias = self.get_object()
         data = self.validated(serializers.AliasUpdateSerializer, partial=partial)
-        if data.get("recipients") == [r.address for r in alias.recipients.all()]:
-            data.pop("recipients")
-        changed = _changed(alias, data, {"active", "description"})
-        if "recipients" in data:
-            changed["recipients"] = data["recipients"]
-        if changed:
-            services.alias_update(actor=request.user, alias=alias, **changed)
+        services.alias_update(actor=request.user, alias=alias, **data)
         return self.respond(alias)
 
     def partial_update(self, request, *args, **kwargs):
@@ -415,13 +339,10 @@ class RelayRecipientViewSet(
     ordering = "address"
 
     def get_queryset(self):
-        return RelayRecipient.objects.filter(
-            domain_scope_q(self.request.user, "domain__")
-        ).select_related("domain")
+        return relay_recipient_list(actor=self.request.user)
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.RelayRecipientCreateSerializer)
-        require_visible_domain(request.user, "address", data["address"])
         recipient = services.relay_recipient_create(actor=request.user, address=data["address"])
         return self.respond(recipient, status.HTTP_201_CREATED)
 
@@ -453,28 +374,11 @@ class SenderIdentityViewSet(
     filterset_class = filters.SenderIdentityFilter
 
     def get_queryset(self):
-        return (
-            SenderGrant.objects.filter(domain_scope_q(self.request.user, "mailbox__domain__"))
-            .select_related("mailbox", "domain")
-            .order_by("id")
-        )
+        return sender_grant_list(actor=self.request.user)
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.SenderIdentityCreateSerializer)
-        try:
-            mailbox_address = normalize_address(data["mailbox"])
-        except DjangoValidationError as exc:
-            raise DjangoValidationError({"mailbox": exc.messages}) from exc
-        mailbox = mailbox_list(actor=request.user).filter(address=mailbox_address).first()
-        if mailbox is None:
-            raise _error("mailbox", f"There is no mailbox {mailbox_address}.", "no_mailbox")
-        try:
-            grant = services.sender_grant_create(
-                actor=request.user, mailbox=mailbox, address=data["address"]
-            )
-        except DjangoPermissionDenied as exc:
-            # Same words the service uses for a domain that does not exist at all.
-            raise _error("address", "You can only grant addresses in your own domains.") from exc
+        grant = services.sender_grant_create(actor=request.user, **data)
         return self.respond(grant, status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
@@ -483,20 +387,6 @@ class SenderIdentityViewSet(
 
 
 # --- Resellers ----------------------------------------------------------------------------------
-
-
-def reseller_queryset(user):
-    qs = Reseller.objects.annotate(
-        used_domains=count_of(Domain, "reseller"),
-        used_mailboxes=count_of(Mailbox, "domain__reseller"),
-        used_aliases=count_of(Alias, "domain__reseller"),
-        used_quota_bytes=quota_sum_of("domain__reseller"),
-    )
-    if user.is_superadmin:
-        return qs
-    if user.is_reseller:
-        return qs.filter(pk=user.reseller_id)
-    return qs.none()
 
 
 @extend_schema_view(
@@ -523,7 +413,7 @@ class ResellerViewSet(
     ordering = "name"
 
     def get_queryset(self):
-        return reseller_queryset(self.request.user)
+        return reseller_list(actor=self.request.user)
 
     def _ensure_superadmin(self):
         if not self.request.user.is_superadmin:
@@ -539,17 +429,7 @@ class ResellerViewSet(
         reseller = self.get_object()
         self._ensure_superadmin()
         data = self.validated(serializers.ResellerWriteSerializer, partial=partial)
-        changed = _changed(reseller, data, data.keys())
-        if "name" in changed:
-            name = changed["name"].strip()
-            clash = Reseller.objects.filter(name__iexact=name).exclude(pk=reseller.pk)
-            if not name:
-                raise _error("name", "Give the reseller a name.")
-            if clash.exists():
-                raise _error("name", f"A reseller named {name} already exists.", "duplicate")
-            changed["name"] = name
-        if changed:
-            account_services.reseller_update(actor=request.user, reseller=reseller, **changed)
+        account_services.reseller_update(actor=request.user, reseller=reseller, **data)
         return self.respond(reseller)
 
     def partial_update(self, request, *args, **kwargs):
@@ -557,17 +437,6 @@ class ResellerViewSet(
 
 
 # --- The caller ---------------------------------------------------------------------------------
-
-
-def scope_usage(user) -> dict:
-    domains = Domain.objects.filter(domain_scope_q(user))
-    mailboxes = Mailbox.objects.filter(domain_scope_q(user, "domain__"))
-    return {
-        "domains": domains.count(),
-        "mailboxes": mailboxes.count(),
-        "aliases": Alias.objects.filter(domain_scope_q(user, "domain__")).count(),
-        "quota_bytes": mailboxes.aggregate(s=Sum("quota_bytes"))["s"] or 0,
-    }
 
 
 class MeView(ApiMixin, APIView):
@@ -578,7 +447,7 @@ class MeView(ApiMixin, APIView):
         user = request.user
         reseller = None
         if user.reseller_id and not user.is_superadmin:
-            reseller = reseller_queryset(user).filter(pk=user.reseller_id).first()
+            reseller = reseller_list(actor=user).filter(pk=user.reseller_id).first()
         key = request.auth if isinstance(request.auth, APIKey) else None
         role = "superadmin" if user.is_superadmin else user.role
         data = {
@@ -587,7 +456,7 @@ class MeView(ApiMixin, APIView):
             "email": user.email,
             "role": role,
             "reseller": reseller,
-            "usage": scope_usage(user),
+            "usage": scope_usage(actor=user),
             "api_key": {
                 "id": key.pk,
                 "prefix": key.display_prefix,

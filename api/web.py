@@ -2,10 +2,14 @@
 Writes go through api.services, the same code the API and `manage.py apikey` use."""
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -14,17 +18,17 @@ from api.models import APIKey
 
 
 class APIKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, required=False)
-    read_only = forms.BooleanField(required=False, label="Read-only")
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    read_only = forms.BooleanField(required=False, label=_("Read-only"))
     expires_at = forms.DateTimeField(
         required=False,
-        label="Expires",
+        label=_("Expires"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     allowed_networks = forms.CharField(
         required=False,
-        label="Allowed networks",
-        help_text="CIDR networks, separated by spaces or commas; empty = any source.",
+        label=_("Allowed networks"),
+        help_text=_("CIDR networks, separated by spaces or commas; empty = any source."),
     )
 
     def clean_allowed_networks(self) -> list[str]:
@@ -36,19 +40,21 @@ class APIKeyForm(forms.Form):
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
     new_key = None
-    form = APIKeyForm(request.POST or None)
+    form = APIKeyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            _, new_key = services.api_key_create(
+            _key, new_key = services.api_key_create(
                 actor=request.user, user=request.user, **form.cleaned_data
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            messages.success(request, _("The key was created."))
             form = APIKeyForm()
     keys = APIKey.objects.filter(user=request.user).order_by("-created", "-id")
-    return render(request, "api/keys.html", {"form": form, "keys": keys, "new_key": new_key})
+    page = Paginator(keys, 50).get_page(request.GET.get("page"))
+    return render(request, "api/keys.html", {"form": form, "keys": page, "new_key": new_key})
 
 
 @login_required
@@ -56,4 +62,11 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=pk, user=request.user)
     services.api_key_revoke(actor=request.user, key=key)
+    messages.success(request, _("The key %(prefix)s was revoked.") % {"prefix": key.display_prefix})
     return redirect("api_keys")
+
+
+urlpatterns = [
+    path("", api_keys, name="api_keys"),
+    path("<int:pk>/revoke/", api_key_revoke, name="api_key_revoke"),
+]

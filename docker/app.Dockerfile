@@ -48,7 +48,8 @@ ENV PYTHONPATH=/app \
 
 # Static files are collected into the image (WhiteNoise serves them). The settings refuse to load
 # without a SECRET_KEY; this throw-away value exists only for this build step, never at run time.
-RUN SECRET_KEY=collectstatic-build-step-only python manage.py collectstatic --noinput
+RUN SECRET_KEY=collectstatic-build-step-only python manage.py collectstatic --noinput \
+ && SECRET_KEY=compile-build-step-only python manage.py compiletranslations
 
 USER mailadmin
 EXPOSE 8000

@@ -4,6 +4,7 @@ Dovecot read; writes go through domains.services, which owns validation and limi
 from django.db import models
 from django.db.models.functions import Lower
 
+from domains import verification
 from domains.normalize import display_domain
 
 
@@ -59,6 +60,14 @@ class Domain(models.Model):
     def is_verified(self) -> bool:
         return self.verified_at is not None
 
+    @property
+    def verification_record_name(self) -> str:
+        return verification.record_name(self.name)
+
+    @property
+    def verification_record_value(self) -> str:
+        return verification.record_value(self.verification_token)
+
 
 class AliasDomain(models.Model):
     """`name` answers for every address of `target`."""
@@ -85,6 +94,14 @@ class AliasDomain(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+    @property
+    def verification_record_name(self) -> str:
+        return verification.record_name(self.name)
+
+    @property
+    def verification_record_value(self) -> str:
+        return verification.record_value(self.verification_token)
 
 
 class Mailbox(models.Model):

@@ -82,25 +82,28 @@ def _scope_sql(actor, column: str, params: dict) -> str:
     return f"{column} IN (SELECT domain_id FROM {through} WHERE user_id = %(admin)s)"
 
 
-def reaches(actor, start: str, targets: list[str]) -> bool:
-    """Whether mail sent to any of `targets` would come back to `start`, following mailbox
-    forwards, alias recipients, alias domains and catch-alls inside the actor's domains.
+def loop_path(actor, start: str, targets: list[str]) -> list[str] | None:
+    """The way mail sent to `targets` would come back to `start` (start first and last), or
+    None, following mailbox forwards, alias recipients, alias domains and catch-alls inside the
+    actor's domains.
 
-    One recursive query whatever the number of targets or the depth of the graph; UNION (not
-    UNION ALL) keeps each address once, so cycles elsewhere in the graph end too.
+    One recursive query whatever the number of targets or the depth of the graph: it collects
+    the reachable hops as (from, to) edges, and UNION (not UNION ALL) keeps each edge once, so
+    cycles elsewhere in the graph end too. The path is then found among those edges.
     """
     if not targets:
-        return False
+        return None
     local_sql, domain_sql = _SPLIT_SQL[connection.vendor]
     here = "reach.address"
     params: dict = {"start": start}
     values = ", ".join(f"(%(t{i})s)" for i in range(len(targets)))
     params.update({f"t{i}": target for i, target in enumerate(targets)})
     sql = f"""
-        WITH RECURSIVE reach(address) AS (
-            SELECT CAST(column1 AS TEXT) FROM (VALUES {values}) AS targets
+        WITH RECURSIVE reach(via, address) AS (
+            SELECT CAST(%(start)s AS TEXT), CAST(column1 AS TEXT)
+              FROM (VALUES {values}) AS targets
           UNION
-            SELECT CAST(CASE
+            SELECT {here}, CAST(CASE
                 WHEN m.id IS NOT NULL THEN f.address
                 WHEN a.id IS NOT NULL THEN r.address
                 WHEN ad.id IS NOT NULL THEN {local_sql.format(here)} || '@' || t.name
@@ -124,8 +127,26 @@ def reaches(actor, start: str, targets: list[str]) -> bool:
             LEFT JOIN {AliasRecipient._meta.db_table} cr ON cr.alias_id = c.id
             WHERE {here} <> %(start)s
         )
-        SELECT 1 FROM reach WHERE address = %(start)s LIMIT 1
+        SELECT via, address FROM reach WHERE address IS NOT NULL
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone() is not None
+        edges = cursor.fetchall()
+    hops: dict[str, list[str]] = {}
+    for via, address in edges:
+        hops.setdefault(via, []).append(address)
+    # Breadth first from start over the collected edges: the shortest way back.
+    came_from: dict[str, str] = {}
+    queue = [start]
+    while queue:
+        current = queue.pop(0)
+        for nxt in hops.get(current, []):
+            if nxt == start:
+                path = [current]
+                while path[-1] != start:
+                    path.append(came_from[path[-1]])
+                return [*reversed(path), start]
+            if nxt not in came_from:
+                came_from[nxt] = current
+                queue.append(nxt)
+    return None

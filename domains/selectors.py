@@ -1,9 +1,9 @@
-"""Reads, scoped to what the actor may see. Views and the API list through these."""
+"""Reads, scoped to what the actor may see. The web pages and the API both list through these."""
 
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from domains.models import Alias, AliasDomain, Domain, Mailbox
+from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 from domains.permissions import domain_scope_q
 
 
@@ -59,3 +59,56 @@ def alias_list(*, actor, domain: Domain | None = None) -> QuerySet[Alias]:
 
 def alias_domain_list(*, actor) -> QuerySet[AliasDomain]:
     return AliasDomain.objects.filter(domain_scope_q(actor, "target__")).select_related("target")
+
+
+def sender_grant_list(*, actor, mailbox: Mailbox | None = None) -> QuerySet[SenderGrant]:
+    qs = SenderGrant.objects.filter(domain_scope_q(actor, "mailbox__domain__")).select_related(
+        "mailbox", "domain"
+    )
+    if mailbox is not None:
+        qs = qs.filter(mailbox=mailbox)
+    return qs.order_by("id")
+
+
+def scope_usage(*, actor) -> dict[str, int]:
+    """What `actor` manages now: domain, mailbox and alias counts and the quota handed out."""
+    mailboxes = Mailbox.objects.filter(domain_scope_q(actor, "domain__"))
+    return {
+        "domains": Domain.objects.filter(domain_scope_q(actor)).count(),
+        "mailboxes": mailboxes.count(),
+        "aliases": Alias.objects.filter(domain_scope_q(actor, "domain__")).count(),
+        "quota_bytes": mailboxes.aggregate(s=Sum("quota_bytes"))["s"] or 0,
+    }
+
+
+def domain_page(*, actor) -> QuerySet[Domain]:
+    """domain_list with what a domain's own page shows against its limits."""
+    return domain_list(actor=actor).annotate(
+        quota_given=quota_sum_of("domain"),
+        alias_domain_count=count_of(AliasDomain, "target"),
+    )
+
+
+def domains_near_limits(*, actor, share: float = 0.8) -> QuerySet[Domain]:
+    """Domains that use at least `share` of a mailbox or alias limit, fullest first."""
+    return (
+        domain_list(actor=actor)
+        .filter(
+            Q(max_mailboxes__gt=0, mailbox_count__gte=F("max_mailboxes") * share)
+            | Q(max_aliases__gt=0, alias_count__gte=F("max_aliases") * share)
+        )
+        .order_by("name")
+    )
+
+
+def mailboxes_near_quota(*, actor, share: float = 0.9) -> QuerySet[Mailbox]:
+    """Mailboxes whose usage (as Dovecot last wrote it) reaches `share` of their quota."""
+    return (
+        mailbox_list(actor=actor)
+        .filter(quota_bytes__gt=0, quota_usage__bytes__gte=F("quota_bytes") * share)
+        .order_by("-quota_usage__bytes", "address")
+    )
+
+
+def relay_recipient_list(*, actor) -> QuerySet[RelayRecipient]:
+    return RelayRecipient.objects.filter(domain_scope_q(actor, "domain__")).select_related("domain")

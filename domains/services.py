@@ -1,14 +1,16 @@
-"""Every write to the mail data goes through these functions (web UI, API, CSV import, CLI).
+"""Every write to the mail data goes through these functions (the web panel, the API, the CLI).
 
 Each is keyword-only, runs in one transaction, checks the actor's reach, validates through
 domains.normalize / domains.passwords, enforces limits through domains.limits, and records an audit
 event. A committed change is live for Postfix and Dovecot at once (they read views over these rows).
+The faces hand over what the caller sent; deciding what actually changed is done here, so an update
+that changes nothing writes nothing and needs no more rights than reading.
 """
 
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -26,8 +28,14 @@ from domains.models import (
     maildir_for,
 )
 from domains.normalize import normalize_address, normalize_domain, split_address
-from domains.passwords import hash_password, validate_password_hash, validate_plain_password
+from domains.passwords import (
+    hash_password,
+    validate_password_hash,
+    validate_plain_password,
+    verify_password,
+)
 from domains.permissions import (
+    can_manage_domain,
     ensure_can_administer_domains,
     ensure_can_manage_domain,
     is_system,
@@ -103,16 +111,40 @@ def _address_taken(address: str, *, exclude_alias: int | None = None) -> bool:
     )
 
 
-def _local_domain(name: str, field: str) -> Domain:
+def _no_domain(field: str, name: str) -> ValidationError:
+    return _field_error(field, f"The domain {name} does not exist.", code="no_domain")
+
+
+def _ensure_active_actor(actor) -> None:
+    if not is_system(actor) and not actor.is_active:
+        raise PermissionDenied("This account is disabled.")
+
+
+def _local_domain(name: str, field: str, actor) -> Domain:
+    """The local domain `name` as `actor` may use it. A domain out of the actor's reach gets the
+    very answer a missing one gets: a tenant learns nothing about the others' names."""
+    _ensure_active_actor(actor)
     domain = Domain.objects.filter(name=name).first()
-    if domain is None:
-        if AliasDomain.objects.filter(name=name).exists():
+    if domain is None or not can_manage_domain(actor, domain):
+        alias_domain = AliasDomain.objects.select_related("target").filter(name=name).first()
+        if alias_domain is not None and can_manage_domain(actor, alias_domain.target):
             raise _field_error(
                 field, f"{name} is an alias domain; create the address at its target."
             )
-        raise _field_error(field, f"The domain {name} does not exist.", code="no_domain")
+        raise _no_domain(field, name)
     if domain.kind != Domain.Kind.LOCAL:
         raise _field_error(field, f"{name} is not a domain with local mailboxes.")
+    return domain
+
+
+def domain_in_reach(*, actor, name: str, field: str) -> Domain:
+    """The domain named `name` (Unicode or A-label) within `actor`'s reach, or the field error a
+    missing domain gets."""
+    _ensure_active_actor(actor)
+    name = _normalized(field, normalize_domain, name)
+    domain = Domain.objects.filter(name=name).first()
+    if domain is None or not can_manage_domain(actor, domain):
+        raise _no_domain(field, name)
     return domain
 
 
@@ -209,6 +241,8 @@ def _accept_all(kind: str, value: Any) -> bool:
 
 @transaction.atomic
 def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
+    """Change what differs from the stored row. The kind, transport, active flag and limits are
+    for superadmins and resellers; a domain admin may change the description."""
     ensure_can_manage_domain(actor, domain)
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
     allowed = {
@@ -222,21 +256,23 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
     unknown = set(fields) - allowed
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
-    if ({"kind", "transport", "active", "relay_accept_all"} | set(DOMAIN_LIMIT_FIELDS)) & set(
-        fields
-    ):
-        ensure_can_administer_domains(actor)
-    new_transport = (fields.get("transport") or "").strip()
-    if new_transport and new_transport != domain.transport and not is_trusted(actor):
-        # Clearing a transport is allowed; choosing where a relay sends mail is not.
-        raise _forbidden("transport", "Only a superadmin chooses a relay transport.")
     changes = {}
     for field, value in fields.items():
         if field in DOMAIN_LIMIT_FIELDS:
             value = _non_negative_int(field, value)
         if getattr(domain, field) != value:
             changes[field] = value
-            setattr(domain, field, value)
+    if not changes:
+        return domain
+    if ({"kind", "transport", "active", "relay_accept_all"} | set(DOMAIN_LIMIT_FIELDS)) & set(
+        changes
+    ):
+        ensure_can_administer_domains(actor)
+    if (changes.get("transport") or "").strip() and not is_trusted(actor):
+        # Clearing a transport is allowed; choosing where a relay sends mail is not.
+        raise _forbidden("transport", "Only a superadmin chooses a relay transport.")
+    for field, value in changes.items():
+        setattr(domain, field, value)
     if "kind" in changes or "transport" in changes:
         if domain.kind not in Domain.Kind.values:
             raise _field_error("kind", f"Choose one of: {', '.join(Domain.Kind.values)}.")
@@ -265,10 +301,13 @@ def domain_delete(*, actor, domain: Domain) -> None:
 
 @transaction.atomic
 def alias_domain_create(
-    *, actor, name: str, target: Domain, active: bool = True, verified: bool | None = None
+    *, actor, name: str, target: Domain | str, active: bool = True, verified: bool | None = None
 ) -> AliasDomain:
-    """Same ownership rules as domain_create: an alias domain receives mail just the same."""
+    """Same ownership rules as domain_create: an alias domain receives mail just the same.
+    `target` is a Domain or its name (resolved within the actor's reach)."""
     ensure_can_administer_domains(actor)
+    if isinstance(target, str):
+        target = domain_in_reach(actor=actor, name=target, field="target")
     ensure_can_manage_domain(actor, target)
     name = _normalized("name", normalize_domain, name)
     check_claimable(name, trusted=is_trusted(actor))
@@ -299,6 +338,8 @@ def alias_domain_create(
 @transaction.atomic
 def alias_domain_update(*, actor, alias_domain: AliasDomain, active: bool) -> AliasDomain:
     ensure_can_manage_domain(actor, alias_domain.target)
+    if alias_domain.active == active:
+        return alias_domain
     alias_domain.active = active
     alias_domain.save(update_fields=["active", "modified"])
     audit_record(
@@ -386,9 +427,7 @@ def verify_pending_domains() -> dict[str, list[str]]:
 def relay_recipient_create(*, actor, address: str) -> RelayRecipient:
     """A recipient a relay or backup domain accepts on port 25 (unless the domain accepts all)."""
     local, domain_name = _normalized("address", split_address, address)
-    domain = Domain.objects.filter(name=domain_name).first()
-    if domain is None:
-        raise _field_error("address", f"The domain {domain_name} does not exist.", "no_domain")
+    domain = domain_in_reach(actor=actor, name=domain_name, field="address")
     ensure_can_manage_domain(actor, domain)
     if domain.kind == Domain.Kind.LOCAL:
         raise _field_error(
@@ -439,9 +478,11 @@ def mailbox_create(
     allow_imap: bool = True,
     allow_pop3: bool = True,
     allow_smtp: bool = True,
+    forward_to: list[str] | None = None,
+    keep_copy: bool = True,
 ) -> Mailbox:
     local, domain_name = _normalized("address", split_address, address)
-    domain = _local_domain(domain_name, "address")
+    domain = _local_domain(domain_name, "address", actor)
     ensure_can_manage_domain(actor, domain)
     address = f"{local}@{domain_name}"
     hashed = _password_hash(password, password_hash)
@@ -461,19 +502,37 @@ def mailbox_create(
         allow_imap=allow_imap,
         allow_pop3=allow_pop3,
         allow_smtp=allow_smtp,
+        keep_copy=bool(keep_copy),
         maildir=maildir_for(local, domain.name),
     )
     _insert(mailbox, "address", f"{address} already exists.")
-    audit_record(
-        actor=actor,
-        action="mailbox.create",
-        obj=mailbox,
-        changes={"address": address, "quota_bytes": quota},
-    )
+    changes: dict[str, Any] = {"address": address, "quota_bytes": quota}
+    if forward_to:
+        changes["forward_to"] = _set_forwards(mailbox, forward_to, actor=actor)
+        changes["keep_copy"] = mailbox.keep_copy
+    audit_record(actor=actor, action="mailbox.create", obj=mailbox, changes=changes)
     return mailbox
 
 
 MAILBOX_FIELDS = {"name", "quota_bytes", "active", "allow_imap", "allow_pop3", "allow_smtp"}
+
+
+def _set_forwards(mailbox: Mailbox, forward_to: list[str], *, actor) -> list[str]:
+    targets = _recipients(
+        "forward_to",
+        forward_to,
+        actor=actor,
+        limit=settings.MAILADMIN_MAX_FORWARDS,
+        allow_empty=True,
+    )
+    if mailbox.address in targets:
+        raise _field_error("forward_to", "Use keep_copy to keep mail in the mailbox itself.")
+    _ensure_no_loop("forward_to", mailbox.address, targets, actor=actor)
+    mailbox.forwards.all().delete()
+    MailboxForward.objects.bulk_create(
+        MailboxForward(mailbox=mailbox, address=target) for target in targets
+    )
+    return targets
 
 
 @transaction.atomic
@@ -485,17 +544,34 @@ def mailbox_update(
     keep_copy: bool | None = None,
     **fields: Any,
 ) -> Mailbox:
+    """Change what differs from the stored row; `forward_to` replaces the forward list."""
     ensure_can_manage_domain(actor, mailbox.domain)
     unknown = set(fields) - MAILBOX_FIELDS
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
+    return _mailbox_apply(
+        actor=actor, mailbox=mailbox, forward_to=forward_to, keep_copy=keep_copy, fields=fields
+    )
+
+
+def _mailbox_apply(
+    *, actor, mailbox: Mailbox, forward_to, keep_copy, fields: dict, by_owner: bool = False
+) -> Mailbox:
+    current = Mailbox.objects.get(pk=mailbox.pk)
+    changed = {k: v for k, v in fields.items() if getattr(current, k) != v}
+    if keep_copy is not None and keep_copy == current.keep_copy:
+        keep_copy = None
+    if forward_to is not None and list(forward_to) == [f.address for f in current.forwards.all()]:
+        forward_to = None
+    if not changed and keep_copy is None and forward_to is None:
+        return current
     changes: dict[str, Any] = {}
-    if "quota_bytes" in fields:
-        quota = _non_negative_int("quota_bytes", fields["quota_bytes"])
+    if "quota_bytes" in changed:
+        quota = _non_negative_int("quota_bytes", changed["quota_bytes"])
         domain, pool = limits.lock_pool_and_domain(mailbox.domain)
         limits.check_mailbox_quota(domain, pool, quota, exclude_pk=mailbox.pk)
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
-    for field, value in fields.items():
+    for field, value in changed.items():
         if getattr(mailbox, field) != value:
             changes[field] = value
             setattr(mailbox, field, value)
@@ -504,21 +580,9 @@ def mailbox_update(
         mailbox.keep_copy = keep_copy
     mailbox.save()
     if forward_to is not None:
-        targets = _recipients(
-            "forward_to",
-            forward_to,
-            actor=actor,
-            limit=settings.MAILADMIN_MAX_FORWARDS,
-            allow_empty=True,
-        )
-        if mailbox.address in targets:
-            raise _field_error("forward_to", "Use keep_copy to keep mail in the mailbox itself.")
-        _ensure_no_loop("forward_to", mailbox.address, targets, actor=actor)
-        mailbox.forwards.all().delete()
-        MailboxForward.objects.bulk_create(
-            MailboxForward(mailbox=mailbox, address=target) for target in targets
-        )
-        changes["forward_to"] = targets
+        changes["forward_to"] = _set_forwards(mailbox, forward_to, actor=actor)
+    if by_owner:
+        changes["by"] = "mailbox owner"
     audit_record(actor=actor, action="mailbox.update", obj=mailbox, changes=changes)
     return mailbox
 
@@ -532,6 +596,43 @@ def mailbox_set_password(
     mailbox.save(update_fields=["password", "modified"])
     audit_record(actor=actor, action="mailbox.password", obj=mailbox)
     return mailbox
+
+
+# What a mailbox owner may do to its own mailbox (the web panel's owner pages): no actor with
+# rights over a domain is involved, so these check the owner's knowledge instead of a role.
+
+
+@transaction.atomic
+def mailbox_owner_change_password(
+    *, mailbox: Mailbox, current_password: str, new_password: str
+) -> Mailbox:
+    mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    if not verify_password(current_password or "", mailbox.password):
+        raise _field_error("current_password", "This is not the current password.", "wrong")
+    if new_password == current_password:
+        raise _field_error("password", "Choose a password different from the current one.")
+    mailbox.password = _password_hash(new_password, None)
+    mailbox.save(update_fields=["password", "modified"])
+    audit_record(
+        actor=None, action="mailbox.password", obj=mailbox, changes={"by": "mailbox owner"}
+    )
+    return mailbox
+
+
+@transaction.atomic
+def mailbox_owner_set_forwarding(
+    *, mailbox: Mailbox, forward_to: list[str], keep_copy: bool
+) -> Mailbox:
+    """The owner's forwarding, under the rules an admin's change follows (no loops, recipients
+    in local domains must exist)."""
+    return _mailbox_apply(
+        actor=None,
+        mailbox=mailbox,
+        forward_to=forward_to,
+        keep_copy=keep_copy,
+        fields={},
+        by_owner=True,
+    )
 
 
 @transaction.atomic
@@ -572,9 +673,13 @@ def _recipients(
 
 
 def _ensure_no_loop(field: str, start: str, targets: list[str], *, actor) -> None:
-    """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a)."""
-    if routing.reaches(actor, start, targets):
-        raise _field_error(field, f"This would make a loop back to {start}.", code="loop")
+    """Refuse a change after which mail for `start` would come back to `start` (a -> b -> a);
+    the message shows the way mail would go."""
+    path = routing.loop_path(actor, start, targets)
+    if path:
+        raise _field_error(
+            field, f"This would make a loop back to {start}: {' → '.join(path)}.", code="loop"
+        )
 
 
 @transaction.atomic
@@ -587,7 +692,7 @@ def alias_create(
     description: str = "",
 ) -> Alias:
     local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
-    domain = _local_domain(domain_name, "address")
+    domain = _local_domain(domain_name, "address", actor)
     ensure_can_manage_domain(actor, domain)
     address = f"{local}@{domain_name}"
     domain = limits.check_alias_create(domain)
@@ -621,6 +726,7 @@ def alias_update(
     active: bool | None = None,
     description: str | None = None,
 ) -> Alias:
+    """Change what differs from the stored row; `recipients` replaces the list."""
     ensure_can_manage_domain(actor, alias.domain)
     alias = Alias.objects.select_for_update().get(pk=alias.pk)
     changes: dict[str, Any] = {}
@@ -628,6 +734,10 @@ def alias_update(
         alias.active = changes["active"] = active
     if description is not None and description != alias.description:
         alias.description = changes["description"] = description
+    if recipients is not None and list(recipients) == [r.address for r in alias.recipients.all()]:
+        recipients = None
+    if not changes and recipients is None:
+        return alias
     alias.save()
     if recipients is not None:
         targets = _recipients(
@@ -653,7 +763,10 @@ def alias_delete(*, actor, alias: Alias) -> None:
 
 
 @transaction.atomic
-def sender_grant_create(*, actor, mailbox: Mailbox, address: str) -> SenderGrant:
+def sender_grant_create(*, actor, mailbox: Mailbox | str, address: str) -> SenderGrant:
+    """`mailbox` is a Mailbox or its address (resolved within the actor's reach)."""
+    if isinstance(mailbox, str):
+        mailbox = _mailbox_in_reach(actor, mailbox, "mailbox")
     ensure_can_manage_domain(actor, mailbox.domain)
     local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
     # A grant belongs to a domain served here (an alias domain's name means its target: grants
@@ -663,10 +776,10 @@ def sender_grant_create(*, actor, mailbox: Mailbox, address: str) -> SenderGrant
         "target",
         None,
     )
-    if domain is None:
+    # Only addresses in domains the actor manages: no claiming someone else's identity. A
+    # foreign domain gets the words a domain that is not served here gets.
+    if domain is None or not can_manage_domain(actor, domain):
         raise _field_error("address", "You can only grant addresses in your own domains.")
-    # Only addresses in domains the actor manages: no claiming someone else's identity.
-    ensure_can_manage_domain(actor, domain)
     grant, created = SenderGrant.objects.get_or_create(
         mailbox=mailbox, local_part=local, domain=domain
     )
@@ -678,6 +791,15 @@ def sender_grant_create(*, actor, mailbox: Mailbox, address: str) -> SenderGrant
             changes={"mailbox": mailbox.address, "address": grant.address},
         )
     return grant
+
+
+def _mailbox_in_reach(actor, address: str, field: str) -> Mailbox:
+    _ensure_active_actor(actor)
+    address = _normalized(field, normalize_address, address)
+    mailbox = Mailbox.objects.select_related("domain").filter(address=address).first()
+    if mailbox is None or not can_manage_domain(actor, mailbox.domain):
+        raise _field_error(field, f"There is no mailbox {address}.", "no_mailbox")
+    return mailbox
 
 
 @transaction.atomic

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "audit",
     "mailhost",
     "api",
+    "panel",
 ]
 
 MIDDLEWARE = [
@@ -46,6 +47,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the user's choice (a cookie set by /i18n/setlang/), else Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -66,6 +69,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "panel.context_processors.panel",
             ],
         },
     },
@@ -92,6 +96,13 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Panel users log in with ModelBackend; mailbox owners with their address and mail password
+# through panel.auth.MailboxBackend, which answers only `authenticate(address=..., password=...)`
+# and never makes a panel user (see panel/auth.py).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "panel.auth.MailboxBackend",
+]
 
 # django-axes first: every django.contrib.auth.authenticate(request, ...) call, whatever backend
 # answers it, is refused while its account or source address is locked out (docs/security.md).
@@ -122,7 +133,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ro", "Română")]
+# Catalogs: locale/<lang>/LC_MESSAGES/django.po is committed; the .mo beside it is built by
+# `manage.py compiletranslations` (pure Python, no GNU gettext needed).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

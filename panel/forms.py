@@ -1,0 +1,304 @@
+"""The panel's forms parse what a person typed; the services decide whether it may be done.
+Field names are the services' keyword names, so a service's error lands next to its field."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Reseller
+from domains.models import Domain
+from panel.fields import AddressListField, SizeField
+from panel.once import OnceForm
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+    """Put a service's {field: [messages]} next to the form's fields (or above the form)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _count(label, **kwargs):
+    return forms.IntegerField(
+        label=label,
+        min_value=0,
+        max_value=2**31 - 1,
+        initial=0,
+        required=False,
+        help_text=_("0 = unlimited"),
+        **kwargs,
+    )
+
+
+LIMIT_FIELDS = (
+    "max_mailboxes",
+    "max_aliases",
+    "max_quota_per_mailbox",
+    "total_quota",
+    "default_quota",
+    "max_domains",
+    "max_quota_bytes",
+)
+
+
+def _limits_or_zero(data: dict) -> dict:
+    """An empty limit means unlimited (0), as the help text says."""
+    return {k: (0 if k in LIMIT_FIELDS and v is None else v) for k, v in data.items()}
+
+
+def _size(label, **kwargs):
+    kwargs.setdefault("help_text", _("0 = unlimited"))
+    return SizeField(label=label, **kwargs)
+
+
+class DomainLimitsForm(forms.Form):
+    description = forms.CharField(label=_("Description"), max_length=255, required=False)
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Domain.Kind.choices, initial="local")
+    transport = forms.CharField(
+        label=_("Next hop"),
+        max_length=255,
+        required=False,
+        help_text=_("Relay domains only, e.g. smtp:[mx.example.net]:25"),
+    )
+    max_mailboxes = _count(_("Mailboxes at most"))
+    max_aliases = _count(_("Aliases at most"))
+    max_quota_per_mailbox = _size(_("Quota per mailbox at most"), required=False)
+    total_quota = _size(_("Total quota"), required=False)
+    default_quota = _size(_("Default mailbox quota"), required=False)
+
+    ADMIN_FIELDS = (
+        "active",
+        "kind",
+        "transport",
+        "max_mailboxes",
+        "max_aliases",
+        "max_quota_per_mailbox",
+        "total_quota",
+        "default_quota",
+    )
+
+    def __init__(self, *args, can_administer: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not can_administer:
+            for name in self.ADMIN_FIELDS:
+                del self.fields[name]
+
+    def service_data(self) -> dict:
+        return _limits_or_zero({k: v for k, v in self.cleaned_data.items() if k != "form_token"})
+
+
+class DomainCreateForm(OnceForm, DomainLimitsForm):
+    name = forms.CharField(
+        label=_("Domain name"), max_length=300, help_text=_("e.g. example.com or münchen.example")
+    )
+    reseller = forms.ModelChoiceField(
+        label=_("Reseller"),
+        queryset=Reseller.objects.none(),
+        required=False,
+        empty_label=_("— none (the operator's) —"),
+    )
+    field_order = ["name", "kind", "transport", "description", "reseller"]
+
+    def __init__(self, *args, resellers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if resellers is None:
+            del self.fields["reseller"]
+        else:
+            self.fields["reseller"].queryset = resellers
+
+
+class DomainDeleteForm(forms.Form):
+    confirm = forms.BooleanField(label=_("Yes, delete the domain and everything in it"))
+
+
+class MailboxFields(forms.Form):
+    name = forms.CharField(label=_("Display name"), max_length=255, required=False)
+    quota_bytes = _size(
+        _("Quota"), required=False, help_text=_("0 = unlimited; empty = the domain's default")
+    )
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    allow_imap = forms.BooleanField(label=_("IMAP"), required=False, initial=True)
+    allow_pop3 = forms.BooleanField(label=_("POP3"), required=False, initial=True)
+    allow_smtp = forms.BooleanField(label=_("Sending (SMTP)"), required=False, initial=True)
+    forward_to = AddressListField(
+        label=_("Forward to"), required=False, help_text=_("One address per line")
+    )
+    keep_copy = forms.BooleanField(
+        label=_("Keep a copy in this mailbox"), required=False, initial=True
+    )
+
+
+class MailboxCreateForm(OnceForm, MailboxFields):
+    address = forms.CharField(
+        label=_("Address"),
+        max_length=64,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to generate a strong one, shown once."),
+    )
+    field_order = ["address", "name", "password", "quota_bytes"]
+
+    def __init__(self, *args, domain: Domain, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.domain = domain
+
+    def clean_address(self) -> str:
+        local = self.cleaned_data["address"].strip()
+        if "@" in local:
+            local = local.split("@", 1)[0]
+        return f"{local}@{self.domain.name}"
+
+
+class MailboxEditForm(MailboxFields):
+    pass
+
+
+class PasswordResetForm(forms.Form):
+    password = forms.CharField(
+        label=_("New password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to generate a strong one, shown once."),
+    )
+
+
+class SenderGrantForm(forms.Form):
+    address = forms.CharField(
+        label=_("May also send as"),
+        max_length=320,
+        help_text=_("An address in your domains, or @domain for any address there"),
+    )
+
+
+class AliasFields(forms.Form):
+    recipients = AddressListField(label=_("Recipients"), help_text=_("One address per line"))
+    description = forms.CharField(label=_("Description"), max_length=255, required=False)
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+
+
+class AliasCreateForm(OnceForm, AliasFields):
+    address = forms.CharField(
+        label=_("Address"),
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+    )
+    catchall = forms.BooleanField(
+        label=_("Catch-all: every address of the domain that nothing else answers"),
+        required=False,
+    )
+    field_order = ["address", "catchall", "recipients"]
+
+    def __init__(self, *args, domain: Domain, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.domain = domain
+
+    def clean(self):
+        data = super().clean()
+        local = (data.get("address") or "").strip()
+        if "@" in local:
+            local = local.split("@", 1)[0]
+        if data.get("catchall"):
+            local = ""
+        elif not local:
+            self.add_error("address", _("Give the address, or tick catch-all."))
+        data["address"] = f"{local}@{self.domain.name}"
+        return data
+
+
+class AliasEditForm(AliasFields):
+    pass
+
+
+class AliasDomainForm(OnceForm):
+    name = forms.CharField(
+        label=_("Alias domain name"),
+        max_length=300,
+        help_text=_("Every address of this domain then answers under that name too."),
+    )
+
+
+class ResellerFields(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    max_domains = _count(_("Domains at most"))
+    max_mailboxes = _count(_("Mailboxes at most"))
+    max_aliases = _count(_("Aliases at most"))
+    max_quota_bytes = _size(_("Quota to hand out at most"), required=False)
+
+    def service_data(self) -> dict:
+        return _limits_or_zero({k: v for k, v in self.cleaned_data.items() if k != "form_token"})
+
+
+class ResellerCreateForm(OnceForm, ResellerFields):
+    pass
+
+
+class ResellerEditForm(ResellerFields):
+    pass
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=_("Who"), required=False, max_length=150)
+    object = forms.CharField(label=_("Object"), required=False, max_length=320)
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class OwnerLoginForm(forms.Form):
+    address = forms.CharField(
+        label=_("Mailbox address"),
+        max_length=320,
+        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label=_("Mail password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class OwnerPasswordForm(forms.Form):
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    password = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("The two new passwords differ."))
+        return data
+
+
+class OwnerForwardingForm(forms.Form):
+    forward_to = AddressListField(
+        label=_("Forward my mail to"), required=False, help_text=_("One address per line")
+    )
+    keep_copy = forms.BooleanField(
+        label=_("Keep a copy in my mailbox"), required=False, initial=True
+    )

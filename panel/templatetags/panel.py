@@ -1,0 +1,80 @@
+import re
+
+from django import template
+from django.utils.translation import gettext as _
+
+from domains.normalize import display_domain
+
+register = template.Library()
+
+_UNITS = (("PiB", 1024**5), ("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+
+
+@register.filter
+def size(value) -> str:
+    """Bytes in binary units, as people read quotas: 1073741824 -> "1 GiB"."""
+    if value in (None, ""):
+        return ""
+    value = int(value)
+    for name, factor in _UNITS:
+        if value >= factor:
+            text = f"{value / factor:.1f}".removesuffix(".0")
+            return f"{text} {name}"
+    return f"{value} B"
+
+
+@register.filter
+def quota(value) -> str:
+    """A quota or limit in bytes; 0 means unlimited."""
+    return size(value) if value else _("unlimited")
+
+
+@register.filter
+def percent(used, limit) -> int | None:
+    """Whole percent of `limit` used (capped at 100 for the bar); None when unlimited."""
+    if not limit:
+        return None
+    return min(100, int(100 * (used or 0) / limit))
+
+
+@register.inclusion_tag("panel/usage.html")
+def usage(label, used, limit, in_bytes=False):
+    share = percent(used, limit)
+    return {
+        "label": label,
+        "used": used or 0,
+        "limit": limit,
+        "share": share,
+        "level": "" if share is None else "high" if share >= 90 else "mid" if share >= 75 else "",
+        "in_bytes": in_bytes,
+    }
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context, **changes) -> str:
+    """The current query string with some parameters changed (pagination, sorting)."""
+    query = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            query.pop(key, None)
+        else:
+            query[key] = value
+    return query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def page_query(context, param: str, number: int) -> str:
+    """The current query string pointing `param` (which page of which list) at `number`."""
+    query = context["request"].GET.copy()
+    query[param] = number
+    return query.urlencode()
+
+
+_ACE = re.compile(r"[a-z0-9.-]*xn--[a-z0-9.-]+", re.IGNORECASE)
+
+
+@register.filter
+def unicode(text) -> str:
+    """Names as people read them: every IDNA A-label name in `text` (a domain, an address, an
+    audit line) in its Unicode form. Stored and machine-read values keep the A-label."""
+    return _ACE.sub(lambda match: display_domain(match.group()), str(text or ""))

@@ -1,0 +1,267 @@
+"""The tenant-isolation matrix for the web panel, generated from the URL patterns: every page and
+every POST, as reseller A against reseller B's objects (and back), and as a domain admin against
+the sibling domain of the same reseller (and back). An object outside the caller's reach answers
+404 exactly like a missing one, pages that list or search never show a foreign name, and the
+victim's rows are unchanged afterwards.
+
+Every named URL of the site must have a probe below: a new page without one fails
+`test_every_url_has_a_probe` until someone says how to aim it at a foreign tenant."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from accounts.models import Reseller, User
+from api.models import APIKey
+from api.services import api_key_create
+from domains import services
+from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.tests.helpers import make_alias, make_domain, make_mailbox
+
+pytestmark = pytest.mark.django_db
+MISSING = 2_000_000_000
+
+# url name -> which of the victim's objects its <pk> names (None: the page names no object).
+PROBES = {
+    "dashboard": None,
+    "domain_list": None,
+    "domain_create": None,
+    "reseller_list": None,
+    "reseller_create": None,
+    "audit_log": None,
+    "api_keys": None,
+    "domain_detail": "domain",
+    "domain_edit": "domain",
+    "domain_toggle": "domain",
+    "domain_delete": "domain",
+    "mailbox_create": "domain",
+    "alias_create": "domain",
+    "alias_domain_create": "domain",
+    "alias_domain_delete": "alias_domain",
+    "mailbox_edit": "mailbox",
+    "mailbox_password": "mailbox",
+    "mailbox_toggle": "mailbox",
+    "mailbox_delete": "mailbox",
+    "sender_grant_create": "mailbox",
+    "sender_grant_delete": "grant",
+    "alias_edit": "alias",
+    "alias_toggle": "alias",
+    "alias_delete": "alias",
+    "reseller_edit": "reseller",
+    "reseller_toggle": "reseller",
+    "api_key_revoke": "api_key",
+}
+# Named URLs that hold no tenant data: logging in and out, the owner's own pages (they act only
+# on the logged-in mailbox, test_owner.py), the language switch and the health check.
+NOT_TENANT_PAGES = {
+    "login",
+    "logout",
+    "owner_login",
+    "owner_logout",
+    "owner_home",
+    "owner_password",
+    "set_language",
+    "healthz",
+}
+# A body that would change something if the view let it through.
+POST_BODY = {
+    "confirm": "on",
+    "active": "",
+    "description": "hijacked",
+    "name": "hijacked",
+    "address": "hijack",
+    "password": "hijacked password 1",
+    "recipients": "hijack@elsewhere.example",
+    "forward_to": "hijack@elsewhere.example",
+    "max_domains": "1",
+    "form_token": "t" * 32,
+}
+
+
+def site_patterns(resolver=None, prefix="") -> list[tuple[str, str]]:
+    """(route, name) of every named web URL (the API has its own matrix)."""
+    resolver = resolver or get_resolver()
+    found = []
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            if route.startswith("api/v1/"):
+                continue
+            found += site_patterns(entry, route)
+        elif isinstance(entry, URLPattern) and entry.name:
+            found.append((route, entry.name))
+    return found
+
+
+@dataclass
+class Tenant:
+    user: User
+    domain: Domain
+    mailbox: Mailbox
+    alias: Alias
+    alias_domain: AliasDomain
+    grant: SenderGrant
+    reseller: Reseller
+    api_key: APIKey
+
+    def pk_of(self, kind: str) -> int:
+        return getattr(self, kind).pk
+
+
+def build(reseller: Reseller, user: User, name: str) -> Tenant:
+    domain = make_domain(name, reseller=reseller)
+    mailbox = make_mailbox(f"box@{name}")
+    make_mailbox(f"other@{name}")
+    alias = make_alias(f"team@{name}", [mailbox.address])
+    alias_domain = services.alias_domain_create(actor=None, name=f"alias-{name}", target=domain)
+    grant = services.sender_grant_create(actor=None, mailbox=mailbox, address=f"sales@{name}")
+    key, _ = api_key_create(actor=None, user=user)
+    return Tenant(user, domain, mailbox, alias, alias_domain, grant, reseller, key)
+
+
+@pytest.fixture
+def world():
+    tenants = {}
+    for tag in ("a", "b"):
+        pool = Reseller.objects.create(name=f"Pool {tag}")
+        user = User.objects.create_user(username=f"res-{tag}", role="reseller", reseller=pool)
+        tenants[tag] = build(pool, user, f"{tag}1.example")
+        tenants[tag + "2"] = build(pool, user, f"{tag}2.example")
+    for n, tag in ((1, "a"), (2, "a2")):
+        admin = User.objects.create_user(username=f"admin-{n}", role="domainadmin")
+        admin.managed_domains.add(tenants[tag].domain)
+        key, _ = api_key_create(actor=None, user=admin)
+        tenants[f"admin{n}"] = Tenant(
+            admin,
+            *[
+                getattr(tenants[tag], f)
+                for f in ("domain", "mailbox", "alias", "alias_domain", "grant", "reseller")
+            ],
+            key,
+        )
+    return tenants
+
+
+PAIRS = {
+    "reseller A -> reseller B": ("a", "b"),
+    "reseller B -> reseller A": ("b", "a"),
+    "domain admin -> sibling domain": ("admin1", "admin2"),
+    "sibling domain admin -> domain": ("admin2", "admin1"),
+}
+
+
+def snapshot(t: Tenant) -> dict:
+    """Everything of the victim's a forged request could change."""
+    domain = Domain.objects.get(pk=t.domain.pk)
+    return {
+        "domain": (domain.active, domain.description, domain.max_mailboxes, domain.reseller_id),
+        "mailboxes": sorted(
+            Mailbox.objects.filter(domain=domain).values_list(
+                "address", "active", "password", "name", "keep_copy"
+            )
+        ),
+        "aliases": sorted(
+            (a.address, a.active, tuple(r.address for r in a.recipients.all()))
+            for a in Alias.objects.filter(domain=domain)
+        ),
+        "alias_domains": sorted(
+            AliasDomain.objects.filter(target=domain).values_list("name", "active")
+        ),
+        "grants": sorted(
+            SenderGrant.objects.filter(mailbox__domain=domain).values_list("pk", flat=True)
+        ),
+        "reseller": Reseller.objects.filter(pk=t.reseller.pk).values_list(
+            "name", "active", "max_domains"
+        )[0],
+        "key": APIKey.objects.get(pk=t.api_key.pk).revoked_at,
+    }
+
+
+def test_every_url_has_a_probe():
+    names = {name for _route, name in site_patterns()}
+    unknown = names - set(PROBES) - NOT_TENANT_PAGES
+    assert not unknown, f"web URLs without an isolation probe: {sorted(unknown)}: add them"
+    assert not set(PROBES) - names, "probes for URLs that are gone"
+
+
+def _url(route: str, pk: int | None) -> str:
+    return "/" + (route.replace("<int:pk>", str(pk)) if pk is not None else route)
+
+
+@pytest.mark.parametrize("pair", list(PAIRS), ids=list(PAIRS))
+def test_isolation_matrix(world, pair):
+    attacker_tag, victim_tag = PAIRS[pair]
+    attacker, victim = world[attacker_tag], world[victim_tag]
+    client = Client()
+    client.force_login(attacker.user)
+    before = snapshot(victim)
+    foreign_names = [
+        victim.domain.name,
+        victim.mailbox.address,
+        f"other@{victim.domain.name}",
+        victim.alias.address,
+        victim.alias_domain.name,
+    ]
+    victim_urls = [
+        f'"/domains/{victim.domain.pk}/',
+        f'"/mailboxes/{victim.mailbox.pk}/',
+        f'"/aliases/{victim.alias.pk}/',
+    ]
+    probed = 0
+    for route, name in site_patterns():
+        kind = PROBES.get(name, "skip")
+        if kind == "skip":
+            continue
+        if kind is None:
+            for term in ("", victim.domain.name, victim.mailbox.address):
+                for param in ("q", "object"):
+                    query = f"?{param}={term}" if term else ""
+                    page = client.get(_url(route, None) + query).content.decode()
+                    for foreign in foreign_names + victim_urls:
+                        # A search box echoes its own term; anything else is a leak.
+                        if foreign not in term:
+                            assert foreign not in page, f"{pair}: /{route}{query} shows {foreign}"
+            continue
+        foreign_url = _url(route, victim.pk_of(kind))
+        missing_url = _url(route, MISSING)
+        for method in ("get", "post"):
+            send = getattr(client, method)
+            body = POST_BODY if method == "post" else None
+            missing = send(missing_url, body) if body else send(missing_url)
+            foreign = send(foreign_url, body) if body else send(foreign_url)
+            if missing.status_code == 405:  # a POST-only action: GET is refused alike
+                assert foreign.status_code == 405, (pair, method, foreign_url)
+                continue
+            assert missing.status_code == 404, (pair, method, missing_url, missing.status_code)
+            assert foreign.status_code == 404, (pair, method, foreign_url, foreign.status_code)
+            assert foreign.content == missing.content
+            probed += 1
+    assert probed >= 2 * len([k for k in PROBES.values() if k]) - 20
+    # Creates aimed at the victim's pool land in the attacker's own, or are refused.
+    client.post(
+        "/domains/new/",
+        {
+            "name": "planted.example",
+            "reseller": victim.reseller.pk,
+            "form_token": "p" * 32,
+            "kind": "local",
+        },
+    )
+    assert not Domain.objects.filter(name="planted.example", reseller=victim.reseller).exists()
+    assert snapshot(victim) == before
+
+
+def test_the_probes_reach_the_attackers_own_objects(world):
+    """The matrix would pass on URLs that 404 for everyone: each probed page opens for the
+    owner of the object (or refuses only a method)."""
+    own = world["a"]
+    client = Client()
+    client.force_login(own.user)
+    for route, name in site_patterns():
+        kind = PROBES.get(name, "skip")
+        if kind in (None, "skip") or name in ("reseller_edit", "reseller_toggle"):
+            continue
+        response = client.get(_url(route, own.pk_of(kind)))
+        assert response.status_code in (200, 405), (name, response.status_code)

@@ -1,0 +1,47 @@
+"""The web panel's pages. Every page that names an object looks it up through a scoped selector,
+so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern listed here)."""
+
+from django.urls import path
+
+from panel.views import domains, mailboxes, owner, people
+
+urlpatterns = [
+    path("", domains.dashboard, name="dashboard"),
+    path("domains/", domains.domain_list, name="domain_list"),
+    path("domains/new/", domains.domain_create, name="domain_create"),
+    path("domains/<int:pk>/", domains.domain_detail, name="domain_detail"),
+    path("domains/<int:pk>/edit/", domains.domain_edit, name="domain_edit"),
+    path("domains/<int:pk>/toggle/", domains.domain_toggle, name="domain_toggle"),
+    path("domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
+    path("domains/<int:pk>/mailboxes/new/", mailboxes.mailbox_create, name="mailbox_create"),
+    path("domains/<int:pk>/aliases/new/", mailboxes.alias_create, name="alias_create"),
+    path(
+        "domains/<int:pk>/alias-domains/new/",
+        domains.alias_domain_create,
+        name="alias_domain_create",
+    ),
+    path("alias-domains/<int:pk>/delete/", domains.alias_domain_delete, name="alias_domain_delete"),
+    path("mailboxes/<int:pk>/", mailboxes.mailbox_edit, name="mailbox_edit"),
+    path("mailboxes/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
+    path("mailboxes/<int:pk>/toggle/", mailboxes.mailbox_toggle, name="mailbox_toggle"),
+    path("mailboxes/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
+    path(
+        "mailboxes/<int:pk>/senders/new/", mailboxes.sender_grant_create, name="sender_grant_create"
+    ),
+    path(
+        "sender-grants/<int:pk>/delete/", mailboxes.sender_grant_delete, name="sender_grant_delete"
+    ),
+    path("aliases/<int:pk>/", mailboxes.alias_edit, name="alias_edit"),
+    path("aliases/<int:pk>/toggle/", mailboxes.alias_toggle, name="alias_toggle"),
+    path("aliases/<int:pk>/delete/", mailboxes.alias_delete, name="alias_delete"),
+    path("resellers/", people.reseller_list_page, name="reseller_list"),
+    path("resellers/new/", people.reseller_create, name="reseller_create"),
+    path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
+    path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
+    path("audit/", people.audit_log, name="audit_log"),
+    # The mailbox owner's own pages.
+    path("mailbox/login/", owner.owner_login, name="owner_login"),
+    path("mailbox/logout/", owner.owner_logout, name="owner_logout"),
+    path("mailbox/", owner.owner_home, name="owner_home"),
+    path("mailbox/password/", owner.owner_password, name="owner_password"),
+]
