@@ -11,11 +11,14 @@ RUN apt-get update \
  && rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem \
       /etc/dovecot/private/dovecot.pem /etc/dovecot/private/dovecot.key
 
-# Every Maildir belongs to one numeric owner (MAIL_UID:MAIL_GID, no passwd entry needed): a new
-# named volume mounted on /var/vmail takes this ownership.
+# Every Maildir belongs to one owner (MAIL_UID:MAIL_GID, the account `vmail`, which also owns the
+# quota dict socket): a new named volume mounted on /var/vmail takes this ownership.
 ARG MAIL_UID=5000
 ARG MAIL_GID=5000
-RUN install -d -o "${MAIL_UID}" -g "${MAIL_GID}" -m 0770 /var/vmail
+RUN groupadd --system --gid "${MAIL_GID}" vmail \
+ && useradd --system --uid "${MAIL_UID}" --gid "${MAIL_GID}" --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin vmail \
+ && install -d -o "${MAIL_UID}" -g "${MAIL_GID}" -m 0770 /var/vmail
 
 COPY dovecot-entrypoint.sh /usr/local/bin/dovecot-entrypoint
 COPY dovecot-healthcheck.sh /usr/local/bin/dovecot-healthcheck

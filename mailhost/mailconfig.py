@@ -58,6 +58,9 @@ class MailConfig:
     vmail_root: str = "/var/vmail"
     uid: int = 5000
     gid: int = 5000
+    # The account of that uid/gid: Dovecot names the owner of the quota dict socket with it.
+    vmail_user: str = "vmail"
+    vmail_group: str = "vmail"
     hostname: str = "mail.example.net"
 
     # Network. `listen_address` "" = all interfaces (production); the stack uses 127.0.0.1.
@@ -95,6 +98,15 @@ class MailConfig:
     dovecot_sql_maxconns: int = 2
     dict_process_limit: int = 1
     dict_sql_maxconns: int = 1
+    # Password hashes are verified in auth-worker processes (from the auth cache), so a slow
+    # hash under attack cannot stall the single auth process, and with it every login. Each
+    # worker keeps its own SQL pool, hence part of the connection bound.
+    auth_worker_process_limit: int = 3
+    # How long a password lookup is reused: a changed password, a deactivation or a busy Maildir
+    # reaches logins within this time (or at once with `doveadm auth cache flush`).
+    auth_cache_ttl_seconds: int = 60
+    # SMTP AUTH commands one client may send per minute on submission/smtps (anvil).
+    smtp_auth_rate_limit: int = 30
 
     # Self-contained instance (mailstack): a complete master.cf and main.cf with every path
     # inside one directory, no chroot, outbound SMTP deferred, short retry timings.
@@ -112,6 +124,8 @@ class MailConfig:
             vmail_root=_setting("MAIL_VMAIL_ROOT", cls.vmail_root),
             uid=int(_setting("MAIL_UID", cls.uid)),
             gid=int(_setting("MAIL_GID", cls.gid)),
+            vmail_user=_setting("MAIL_VMAIL_USER", cls.vmail_user),
+            vmail_group=_setting("MAIL_VMAIL_GROUP", cls.vmail_group),
             hostname=_setting("MAIL_HOSTNAME", cls.hostname),
             dovecot_host=_setting("MAIL_DOVECOT_HOST", cls.dovecot_host),
             tls_cert=_setting("MAIL_TLS_CERT", cls.tls_cert),
@@ -217,7 +231,7 @@ class MailConfig:
         """Upper bound of the mail stack's PostgreSQL connections with this configuration."""
         return (
             self.proxymap_process_limit * len(POSTFIX_MAPS)
-            + self.dovecot_sql_maxconns
+            + self.dovecot_sql_maxconns * (1 + self.auth_worker_process_limit)
             + self.dict_process_limit * self.dict_sql_maxconns
         )
 
@@ -238,6 +252,8 @@ def _check(cfg: MailConfig) -> None:
         "db_password": cfg.db_password,
         "hostname": cfg.hostname,
         "vmail_root": cfg.vmail_root,
+        "vmail_user": cfg.vmail_user,
+        "vmail_group": cfg.vmail_group,
         "dovecot_host": cfg.dovecot_host,
         "tls_cert": cfg.tls_cert,
         "tls_key": cfg.tls_key,

@@ -372,6 +372,29 @@ def build_config(root: Path, ports: dict[str, int], **db) -> mailconfig.MailConf
     return mailconfig.MailConfig.from_settings(**overrides)
 
 
+def ensure_vmail_account(uid: int, gid: int) -> tuple[str, str]:
+    """The names of the mail uid/gid, creating a system `vmail` user and group when the ids have
+    none (Dovecot names the owner of its quota dict socket)."""
+    import grp
+    import pwd
+
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        subprocess.run(["groupadd", "--system", "--gid", str(gid), "vmail"], check=True)
+        group = "vmail"
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--uid", str(uid), "--gid", str(gid), "--no-create-home",
+             "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", "vmail"],
+            check=True,
+        )  # fmt: skip
+        user = "vmail"
+    return user, group
+
+
 def _check_traversable(root: Path) -> None:
     """Postfix, Dovecot's login processes and the mail uid run unprivileged: every directory
     above ROOT must let them through (pytest's 0700 temp dirs, or a 0700 home, do not)."""
@@ -444,6 +467,8 @@ def up(
         db.update(tls_cert=str(cert), tls_key=str(key))
     else:
         db.update(tls_cert="", tls_key="")
+    base = mailconfig.MailConfig.from_settings()
+    db["vmail_user"], db["vmail_group"] = ensure_vmail_account(base.uid, base.gid)
     cfg = build_config(root, ports, **db)
     stack = Stack(root=root, ports=ports, cfg=cfg)
     _prepare_dirs(stack)

@@ -135,12 +135,16 @@ def test_not_an_open_relay_and_no_auth_without_tls(files):
             assert "permit_mynetworks" not in value, key
             assert value.split(",")[-1].strip() != "permit", key
     assert main["smtpd_tls_auth_only"] == "yes"
-    assert main["smtpd_sasl_auth_enable"] == "no"  # not on port 25
+    # Port 25 knows who is logged in (for the sender check) but neither offers nor takes AUTH
+    assert main["smtpd_sasl_auth_enable"] == "yes"
+    assert main["smtpd_discard_ehlo_keywords"] == "auth"
+    assert main["smtpd_sender_restrictions"] == "reject_unauthenticated_sender_login_mismatch"
     assert main["mydestination"] == ""
     master = files["postfix/master.cf"]
     for service in ("submission", "smtps"):
         entry = re.search(rf"^{service} inet .*?(?=^\S)", master, re.M | re.S).group(0)
         assert "-o smtpd_sasl_auth_enable=yes" in entry
+        assert "-o smtpd_discard_ehlo_keywords=\n" in entry
         assert "-o smtpd_tls_security_level=encrypt" in entry
         assert "-o smtpd_tls_auth_only=yes" in entry
         assert "reject_sender_login_mismatch" in entry
