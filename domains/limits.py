@@ -5,6 +5,7 @@ everywhere, so no deadlock) and must run inside the caller's transaction. On Pos
 creates therefore serialise on the lock and the second one sees the first one's row.
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
@@ -113,6 +114,17 @@ def check_alias_create(domain: Domain) -> Domain:
     domain, pool = lock_pool_and_domain(domain)
     _check_count(domain, pool, Alias, "aliases")
     return domain
+
+
+def check_alias_domains_of(target: Domain) -> None:
+    """One more alias domain for `target` must fit MAILADMIN_MAX_ALIAS_DOMAINS. Every alias
+    domain repeats each address of its target in the lookup tables (docs/lookups.md), so the
+    number per domain bounds how many rows one mailbox costs. Locks the target row; the caller
+    has locked the reseller pool first, if any."""
+    target = _lock_domain(target.pk)
+    limit = settings.MAILADMIN_MAX_ALIAS_DOMAINS
+    if AliasDomain.objects.filter(target=target).count() + 1 > limit:
+        raise _limit_error("target", f"A domain may have at most {limit} alias domains.")
 
 
 def check_domain_limits_fit(domain: Domain) -> None:

@@ -316,6 +316,7 @@ def alias_domain_create(
     verified_at = _verified_at(actor, verified)
     if target.reseller_id:
         limits.check_domain_create(target.reseller_id)
+    limits.check_alias_domains_of(target)
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
     alias_domain = AliasDomain(

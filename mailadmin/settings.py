@@ -243,6 +243,8 @@ MAILADMIN_TRANSPORT_ALLOW_INTERNAL = env_bool("MAILADMIN_TRANSPORT_ALLOW_INTERNA
 # Work one request may ask for: recipients of one alias, forwards of one mailbox.
 MAILADMIN_MAX_ALIAS_RECIPIENTS = env_int("MAILADMIN_MAX_ALIAS_RECIPIENTS", 500)
 MAILADMIN_MAX_FORWARDS = env_int("MAILADMIN_MAX_FORWARDS", 50)
+# Alias domains of one domain: each repeats every address of its target in the lookup tables.
+MAILADMIN_MAX_ALIAS_DOMAINS = env_int("MAILADMIN_MAX_ALIAS_DOMAINS", 10)
 # Domain verification (TXT record) lookups: these name servers ("ip" or "ip:port"; empty: the
 # machine's resolv.conf), and how long one check may wait for them, in seconds.
 MAILADMIN_DNS_NAMESERVERS = env_list("MAILADMIN_DNS_NAMESERVERS")

@@ -480,3 +480,15 @@ def test_alias_domain_counts_for_the_reseller_domain_limit(reseller):
     with refused("name", code="limit"):
         services.alias_domain_create(actor=None, name="alias-two.example", target=one)
     assert AliasDomain.objects.count() == 1
+
+
+def test_a_domain_has_a_bounded_number_of_alias_domains(domain, settings):
+    """Each alias domain repeats every address of its target in the lookup tables: without a
+    bound, one tenant could multiply them by thousands."""
+    settings.MAILADMIN_MAX_ALIAS_DOMAINS = 3
+    for i in range(3):
+        services.alias_domain_create(actor=None, name=f"a{i}.example", target=domain)
+    with refused("target", code="limit"):
+        services.alias_domain_create(actor=None, name="a3.example", target=domain)
+    other = make_domain("other.example")
+    services.alias_domain_create(actor=None, name="a3.example", target=other)

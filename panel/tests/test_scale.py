@@ -31,7 +31,7 @@ def grow(user: User, pool: Reseller, domain: Domain, start: int, stop: int) -> N
     services' rules are tested elsewhere."""
     now = timezone.now()
     span = range(start, stop)
-    Domain.objects.bulk_create(
+    domains = Domain.objects.bulk_create(
         Domain(name=f"d{i}.example", reseller=pool, verified_at=now, max_mailboxes=1) for i in span
     )
     boxes = Mailbox.objects.bulk_create(
@@ -62,8 +62,10 @@ def grow(user: User, pool: Reseller, domain: Domain, start: int, stop: int) -> N
         SenderGrant(mailbox=box, domain=domain, local_part=f"s{i}")
         for box, i in zip(boxes, span, strict=True)
     )
+    # One each for the small domains: a domain has at most MAILADMIN_MAX_ALIAS_DOMAINS.
     AliasDomain.objects.bulk_create(
-        AliasDomain(name=f"alias{i}.example", target=domain, verified_at=now) for i in span
+        AliasDomain(name=f"alias{i}.example", target=target, verified_at=now)
+        for target, i in zip(domains, span, strict=True)
     )
     Reseller.objects.bulk_create(Reseller(name=f"Pool {i}") for i in span)
     AuditEvent.objects.bulk_create(
