@@ -62,8 +62,9 @@ def verify_password(plain: str, stored: str) -> bool:
 
 def validate_password_hash(stored: str) -> str:
     """Check an imported `{SCHEME}hash` is one Dovecot and the panel both verify, at a cost below
-    the ceiling: every login to that mailbox (and every wrong guess) pays the hash's cost in a
-    Dovecot auth worker, so a tenant's t=60 or cost-31 hash would stall everyone's logins."""
+    the ceiling: every login to that mailbox (and every wrong guess) pays the hash's cost inside
+    Dovecot's single auth process, so a tenant's t=60 or cost-31 hash would stall everyone's
+    logins."""
     scheme, body = split_scheme(stored.strip())
     valid = (
         (scheme == "ARGON2ID" and body.startswith("$argon2id$") and _argon2_parses(body))

@@ -99,16 +99,13 @@ LOGOUT_REDIRECT_URL = "login"
 # Panel users log in with ModelBackend; mailbox owners with their address and mail password
 # through panel.auth.MailboxBackend, which answers only `authenticate(address=..., password=...)`
 # and never makes a panel user (see panel/auth.py).
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "panel.auth.MailboxBackend",
-]
-
 # django-axes first: every django.contrib.auth.authenticate(request, ...) call, whatever backend
 # answers it, is refused while its account or source address is locked out (docs/security.md).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Mailbox owners (address + mail password); never an app password, never an admin session.
+    "panel.auth.MailboxBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 # Locked per account and, separately, per source address; the account is the lowercased
@@ -267,11 +264,11 @@ MAIL_ARGON2_PARALLELISM = env_int("MAIL_ARGON2_PARALLELISM", 1)
 MAIL_BCRYPT_ROUNDS = env_int("MAIL_BCRYPT_ROUNDS", 12)
 MAIL_MIN_PASSWORD_LENGTH = env_int("MAIL_MIN_PASSWORD_LENGTH", 10)
 # Ceilings on the cost of an imported hash (docs/security.md): Dovecot pays it on every login.
-MAIL_IMPORT_ARGON2_MAX_TIME_COST = env_int("MAIL_IMPORT_ARGON2_MAX_TIME_COST", 10)
-MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB = env_int("MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB", 262144)
+MAIL_IMPORT_ARGON2_MAX_TIME_COST = env_int("MAIL_IMPORT_ARGON2_MAX_TIME_COST", 4)
+MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB = env_int("MAIL_IMPORT_ARGON2_MAX_MEMORY_KIB", 65536)
 MAIL_IMPORT_ARGON2_MAX_PARALLELISM = env_int("MAIL_IMPORT_ARGON2_MAX_PARALLELISM", 4)
-MAIL_IMPORT_BCRYPT_MAX_COST = env_int("MAIL_IMPORT_BCRYPT_MAX_COST", 14)
-MAIL_IMPORT_SHA512_MAX_ROUNDS = env_int("MAIL_IMPORT_SHA512_MAX_ROUNDS", 500000)
+MAIL_IMPORT_BCRYPT_MAX_COST = env_int("MAIL_IMPORT_BCRYPT_MAX_COST", 12)
+MAIL_IMPORT_SHA512_MAX_ROUNDS = env_int("MAIL_IMPORT_SHA512_MAX_ROUNDS", 200000)
 
 LOGGING = {
     "version": 1,

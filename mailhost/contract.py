@@ -84,6 +84,14 @@ POSTFIX_MAPS: dict[str, str] = {
     "virtual_mailbox_maps": "SELECT maildir FROM mail_mailboxes WHERE address='%s'",
     "virtual_alias_maps": "SELECT goto FROM mail_aliases WHERE address='%s'",
     "smtpd_sender_login_maps": "SELECT login FROM mail_sender_logins WHERE sender='%s'",
+    # Port 25's sender check (smtpd_sender_restrictions = check_sender_access): a MAIL FROM that
+    # belongs to a login here, by its address or by a grant of its whole domain, is refused to a
+    # client that did not log in. %d keeps it to user@domain keys: Postfix skips the query for
+    # the bare domain, parent domain and user@ keys an access map is also asked.
+    "owned_senders": (
+        "SELECT 'REJECT Log in to send as this address (it belongs to a mailbox here)' "
+        "FROM mail_sender_logins WHERE sender IN ('%s', '@%d') LIMIT 1"
+    ),
 }
 
 # Dovecot: %u = user name, %s = service. The service picks the protocol flag; anything else is

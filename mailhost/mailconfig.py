@@ -98,13 +98,6 @@ class MailConfig:
     dovecot_sql_maxconns: int = 2
     dict_process_limit: int = 1
     dict_sql_maxconns: int = 1
-    # Password hashes are verified in auth-worker processes (from the auth cache), so a slow
-    # hash under attack cannot stall the single auth process, and with it every login. Each
-    # worker keeps its own SQL pool, hence part of the connection bound.
-    auth_worker_process_limit: int = 3
-    # How long a password lookup is reused: a changed password, a deactivation or a busy Maildir
-    # reaches logins within this time (or at once with `doveadm auth cache flush`).
-    auth_cache_ttl_seconds: int = 60
     # SMTP AUTH commands one client may send per minute on submission/smtps (anvil).
     smtp_auth_rate_limit: int = 30
 
@@ -231,7 +224,7 @@ class MailConfig:
         """Upper bound of the mail stack's PostgreSQL connections with this configuration."""
         return (
             self.proxymap_process_limit * len(POSTFIX_MAPS)
-            + self.dovecot_sql_maxconns * (1 + self.auth_worker_process_limit)
+            + self.dovecot_sql_maxconns
             + self.dict_process_limit * self.dict_sql_maxconns
         )
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("domains/<int:pk>/", domains.domain_detail, name="domain_detail"),
     path("domains/<int:pk>/edit/", domains.domain_edit, name="domain_edit"),
     path("domains/<int:pk>/toggle/", domains.domain_toggle, name="domain_toggle"),
+    path("domains/<int:pk>/verify/", domains.domain_verify, name="domain_verify"),
     path("domains/<int:pk>/delete/", domains.domain_delete, name="domain_delete"),
     path("domains/<int:pk>/mailboxes/new/", mailboxes.mailbox_create, name="mailbox_create"),
     path("domains/<int:pk>/aliases/new/", mailboxes.alias_create, name="alias_create"),

@@ -76,8 +76,9 @@ def test_a_pending_domain_page_shows_the_record_to_publish(superadmin_browser):
     html = client.get(f"/domains/{pending.pk}/").content.decode()
     token = pending.verification_token
     assert f'_mailadmin-verify.pending.example. TXT "mailadmin-verify={token}"' in html
-    assert "(pending)" in client.get("/").content.decode()
-    assert "verification-record" not in client.get(f"/domains/{domain.pk}/").content.decode()
+    assert '<span class="badge warn">pending</span>' in client.get("/domains/").content.decode()
+    assert 'id="pending"' in html
+    assert 'id="pending"' not in client.get(f"/domains/{domain.pk}/").content.decode()
 
 
 def test_secrets_are_not_stored_by_caches(superadmin_browser):

@@ -391,3 +391,24 @@ def test_a_grant_goes_with_its_domain(world):
     # the next owner of the name starts without it
     make_domain("grant.example")
     assert postfix("smtpd_sender_login_maps", "@grant.example") == []
+
+
+@pytest.mark.parametrize(
+    ("sender", "owned"),
+    [
+        ("alice@example.com", True),  # a mailbox
+        ("team@example.com", True),  # an alias that delivers to one
+        ("team@alias.example", True),  # ... under an alias domain
+        ("boss@example.com", True),  # a grant
+        ("anyone@grant.example", True),  # a grant of the whole domain
+        ("nobody@example.com", False),
+        ("bob@example.com", False),  # inactive mailbox: nobody's
+        ("someone@elsewhere.example", False),
+    ],
+)
+def test_owned_senders_for_the_port_25_check(world, sender, owned):
+    domain = sender.rpartition("@")[2]
+    rows = run("owned_senders", s=sender, d=domain)
+    assert (rows != []) == owned
+    if owned:
+        assert rows[0][0].startswith("REJECT ")

@@ -97,8 +97,12 @@ def test_postfix_maps_use_the_contract_queries(files, cfg):
         # a literal address (no /etc/hosts in a chroot), the mail role, not the superuser
         assert cf["hosts"].split() == ["127.0.0.1:5432", "127.0.0.1:5432"]
         assert cf["user"] == "mailserver" and cf["dbname"] == "mailadmin"
-        # every map goes through proxymap
-        assert main[name] == f"proxy:pgsql:{cfg.pgsql_dir}/{name}.cf"
+        # every map goes through proxymap: a main.cf setting, or the sender check
+        proxied = f"proxy:pgsql:{cfg.pgsql_dir}/{name}.cf"
+        if name == "owned_senders":
+            assert main["smtpd_sender_restrictions"].endswith(proxied)
+        else:
+            assert main[name] == proxied
     # one alias map, not PostfixAdmin's chain of three or four
     assert len(main["virtual_alias_maps"].split()) == 1
 
@@ -125,7 +129,7 @@ def test_user_query_quotes_odd_vmail_roots():
     assert "6000 AS uid, 6001 AS gid" in cfg.user_query
 
 
-def test_not_an_open_relay_and_no_auth_without_tls(files):
+def test_not_an_open_relay_and_no_auth_without_tls(files, cfg):
     main = parse_cf(files["postfix/main.cf"])
     relay = [r.strip() for r in main["smtpd_relay_restrictions"].split(",")]
     assert relay == ["permit_sasl_authenticated", "reject_unauth_destination"]
@@ -135,16 +139,14 @@ def test_not_an_open_relay_and_no_auth_without_tls(files):
             assert "permit_mynetworks" not in value, key
             assert value.split(",")[-1].strip() != "permit", key
     assert main["smtpd_tls_auth_only"] == "yes"
-    # Port 25 knows who is logged in (for the sender check) but neither offers nor takes AUTH
-    assert main["smtpd_sasl_auth_enable"] == "yes"
-    assert main["smtpd_discard_ehlo_keywords"] == "auth"
-    assert main["smtpd_sender_restrictions"] == "reject_unauthenticated_sender_login_mismatch"
+    assert main["smtpd_sasl_auth_enable"] == "no"  # not on port 25
+    owned = f"proxy:pgsql:{cfg.pgsql_dir}/owned_senders.cf"
+    assert main["smtpd_sender_restrictions"] == f"check_sender_access {owned}"
     assert main["mydestination"] == ""
     master = files["postfix/master.cf"]
     for service in ("submission", "smtps"):
         entry = re.search(rf"^{service} inet .*?(?=^\S)", master, re.M | re.S).group(0)
         assert "-o smtpd_sasl_auth_enable=yes" in entry
-        assert "-o smtpd_discard_ehlo_keywords=\n" in entry
         assert "-o smtpd_tls_security_level=encrypt" in entry
         assert "-o smtpd_tls_auth_only=yes" in entry
         assert "reject_sender_login_mismatch" in entry

@@ -35,6 +35,7 @@ PROBES = {
     "domain_detail": "domain",
     "domain_edit": "domain",
     "domain_toggle": "domain",
+    "domain_verify": "domain",
     "domain_delete": "domain",
     "mailbox_create": "domain",
     "alias_create": "domain",
