@@ -1,6 +1,6 @@
 """Who may manage what: superadmins, resellers (with a resource pool) and domain admins."""
 
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
 
@@ -29,6 +29,14 @@ class Reseller(models.Model):
         return self.name
 
 
+class PanelUserManager(UserManager):
+    """`createsuperuser` makes a superadmin by role too, not a "domain admin" with all rights."""
+
+    def create_superuser(self, username, email=None, password=None, **extra_fields):
+        extra_fields.setdefault("role", User.Role.SUPERADMIN)
+        return super().create_superuser(username, email, password, **extra_fields)
+
+
 class User(AbstractUser):
     class Role(models.TextChoices):
         SUPERADMIN = "superadmin", "Superadmin"
@@ -41,6 +49,8 @@ class User(AbstractUser):
     )
     # Domain admins manage exactly these domains (resellers reach theirs through `reseller`).
     managed_domains = models.ManyToManyField("domains.Domain", blank=True, related_name="admins")
+
+    objects = PanelUserManager()
 
     class Meta:
         constraints = [

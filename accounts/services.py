@@ -1,17 +1,23 @@
 """Writes for people and pools: resellers, reseller users and domain admins."""
 
+import secrets
+from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from accounts.models import Reseller, User
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
+from domains.normalize import normalize_domain
 from domains.permissions import (
+    can_manage_domain,
     ensure_can_administer_domains,
-    ensure_can_manage_domain,
     is_system,
 )
 
@@ -117,6 +123,115 @@ def _check_pool_fits(reseller: Reseller) -> None:
         )
 
 
+# --- Panel users ---------------------------------------------------------------------------------
+# Superadmins manage everyone. A reseller manages the domain admins of its own pool (their
+# `reseller` is the pool, set when the reseller creates them) and only on its own domains. A
+# domain admin manages nobody. Passwords never reach an audit event.
+
+
+def generate_password() -> str:
+    """About 120 bits in groups a person can read out and type; passes the password policy."""
+    raw = secrets.token_urlsafe(20).replace("-", "x").replace("_", "y")
+    return "-".join(raw[i : i + 5] for i in range(0, 25, 5))
+
+
+def _field(field: str, message: str, code: str = "invalid") -> ValidationError:
+    return ValidationError({field: [ValidationError(message, code=code)]})
+
+
+def _ensure_can_create_users(actor, role: str) -> None:
+    if is_system(actor) or actor.is_superadmin:
+        return
+    if not (actor.is_reseller and actor.is_active and role == User.Role.DOMAIN_ADMIN):
+        raise PermissionDenied("You may only create domain admins.")
+    ensure_can_administer_domains(actor)  # a deactivated reseller adds nobody
+
+
+def ensure_can_manage_user(actor, user: User) -> None:
+    """Superadmins manage anyone; a reseller its own pool's domain admins; nobody else anyone."""
+    if is_system(actor) or actor.is_superadmin:
+        return
+    if (
+        actor.is_reseller
+        and actor.is_active
+        and user.role == User.Role.DOMAIN_ADMIN
+        and not user.is_superuser
+        and user.reseller_id is not None
+        and user.reseller_id == actor.reseller_id
+    ):
+        ensure_can_administer_domains(actor)
+        return
+    raise PermissionDenied("You do not manage this user.")
+
+
+def _check_password(password: Any, user: User) -> str:
+    if not isinstance(password, str) or not password:
+        raise _field("password", "Give a password.")
+    if len(password) > 4096:
+        raise _field("password", "At most 4096 characters.")
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationError(
+            {"password": [ValidationError(m, code="password_policy") for m in exc.messages]}
+        ) from exc
+    return password
+
+
+def _username(username: Any, *, exclude_pk: int | None = None) -> str:
+    username = username.strip() if isinstance(username, str) else ""
+    if not username:
+        raise _field("username", "Give a user name.")
+    if len(username) > User._meta.get_field("username").max_length:
+        raise _field("username", "At most 150 characters.")
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError as exc:
+        raise _field("username", " ".join(exc.messages)) from exc
+    if User.objects.filter(username__iexact=username).exclude(pk=exclude_pk).exists():
+        raise _duplicate("username", f"{username} is taken.")
+    return username
+
+
+def _email(email: Any) -> str:
+    email = email.strip() if isinstance(email, str) else ""
+    if email:
+        try:
+            EmailValidator()(email)
+        except ValidationError as exc:
+            raise _field("email", "Give a valid e-mail address, or none.") from exc
+        if len(email) > User._meta.get_field("email").max_length:
+            raise _field("email", "At most 254 characters.")
+    return email
+
+
+def _domains(actor, domains: Iterable[Domain | str], *, reseller: Reseller | None) -> list[Domain]:
+    """The domains a domain admin is given, each within the actor's reach and, for a pool's
+    domain admin, within that pool. A domain out of reach reads as missing."""
+    if isinstance(domains, str | bytes) or not isinstance(domains, Iterable):
+        raise _field("domains", "Give a list of domain names.")
+    found: dict[int, Domain] = {}
+    for item in domains:
+        if isinstance(item, Domain):
+            domain, name = item, item.name
+        elif isinstance(item, str):
+            try:
+                name = normalize_domain(item)
+            except ValidationError:
+                raise _field("domains", f"{item[:300]!r} is not a domain name.") from None
+            domain = Domain.objects.filter(name=name).first()
+        else:
+            raise _field("domains", "Give a list of domain names.")
+        if domain is None or not can_manage_domain(actor, domain):
+            raise _field("domains", f"The domain {name} does not exist.", code="no_domain")
+        if reseller is not None and domain.reseller_id != reseller.pk:
+            raise _field("domains", f"{name} is not one of {reseller.name}'s domains.")
+        found[domain.pk] = domain
+    if len(found) > 1000:
+        raise _field("domains", "At most 1000 domains.")
+    return sorted(found.values(), key=lambda d: d.name)
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -126,42 +241,134 @@ def user_create(
     role: str,
     email: str = "",
     reseller: Reseller | None = None,
-    domains: list[Domain] | None = None,
+    domains: Iterable[Domain | str] | None = None,
+    active: bool = True,
 ) -> User:
-    """Superadmins create anyone; a reseller creates domain admins for its own domains."""
+    """Superadmins create anyone; a reseller creates domain admins for its own domains.
+    `password=None` leaves the account without a usable password (the faces generate one)."""
     if role not in User.Role.values:
-        raise ValidationError({"role": f"Choose one of: {', '.join(User.Role.values)}."})
-    if not is_system(actor) and not actor.is_superadmin:
-        if not (actor.is_reseller and role == User.Role.DOMAIN_ADMIN):
-            raise PermissionDenied("You may only create domain admins.")
-        ensure_can_administer_domains(actor)  # a deactivated reseller adds nobody
+        raise _field("role", f"Choose one of: {', '.join(User.Role.values)}.")
+    _ensure_can_create_users(actor, role)
+    if not is_system(actor) and actor.is_reseller:
+        reseller = actor.reseller  # a reseller's domain admins are its pool's, whatever was sent
     if role == User.Role.RESELLER and reseller is None:
-        raise ValidationError({"reseller": "A reseller user belongs to a reseller."})
-    username = (username or "").strip()
-    if not username:
-        raise ValidationError({"username": "Give a user name."})
-    if User.objects.filter(username__iexact=username).exists():
-        raise _duplicate("username", f"{username} is taken.")
+        raise _field("reseller", "A reseller user belongs to a reseller.")
+    if role == User.Role.SUPERADMIN and reseller is not None:
+        raise _field("reseller", "A superadmin belongs to no reseller.")
+    if domains and role != User.Role.DOMAIN_ADMIN:
+        raise _field("domains", "Only domain admins are given domains.")
+    if not isinstance(active, bool):
+        raise _field("active", "Give true or false.")
+    username = _username(username)
     user = User(
         username=username,
-        email=email,
+        email=_email(email),
         role=role,
-        reseller=reseller if role == User.Role.RESELLER else None,
+        reseller=reseller,
+        is_active=active,
         is_superuser=role == User.Role.SUPERADMIN,
         is_staff=role == User.Role.SUPERADMIN,
     )
-    if password:
-        user.set_password(password)
-    else:
+    given = _domains(actor, domains or [], reseller=reseller)
+    if password is None:
         user.set_unusable_password()
-    user.save()
-    for domain in domains or []:
-        ensure_can_manage_domain(actor, domain)
-        user.managed_domains.add(domain)
+    else:
+        user.set_password(_check_password(password, user))
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as exc:
+        raise _duplicate("username", f"{username} is taken.") from exc
+    user.managed_domains.set(given)
     audit_record(
         actor=actor,
         action="user.create",
         obj=user,
-        changes={"role": role, "domains": [d.name for d in domains or []]},
+        changes={
+            "role": role,
+            "reseller": reseller.name if reseller else None,
+            "domains": [d.name for d in given],
+            "active": active,
+        },
     )
     return user
+
+
+def _ensure_not_self(actor, user: User, field: str | None, message: str) -> None:
+    if not is_system(actor) and actor.pk == user.pk:
+        raise _field(field, message) if field else ValidationError(message, code="self")
+
+
+@transaction.atomic
+def user_update(*, actor, user: User, **fields: Any) -> User:
+    """Change a user's e-mail, active flag or (domain admins) domains; what is unchanged writes
+    nothing. Nobody deactivates themselves: the last way in would go with it."""
+    ensure_can_manage_user(actor, user)
+    user = User.objects.select_for_update(of=("self",)).select_related("reseller").get(pk=user.pk)
+    unknown = set(fields) - {"email", "active", "domains"}
+    if unknown:
+        raise _field(sorted(unknown)[0], "This field cannot be changed.")
+    changes: dict[str, Any] = {}
+    if "email" in fields:
+        email = _email(fields["email"])
+        if email != user.email:
+            changes["email"] = email
+    if "active" in fields:
+        if not isinstance(fields["active"], bool):
+            raise _field("active", "Give true or false.")
+        if fields["active"] != user.is_active:
+            if not fields["active"]:
+                _ensure_not_self(actor, user, "active", "You cannot deactivate yourself.")
+            changes["active"] = fields["active"]
+    if "domains" in fields:
+        if user.role != User.Role.DOMAIN_ADMIN or user.is_superuser:
+            raise _field("domains", "Only domain admins are given domains.")
+        wanted = _domains(actor, fields["domains"] or [], reseller=user.reseller)
+        current = list(user.managed_domains.order_by("name"))
+        # A reseller sees and changes only its own domains of the admin; others stay.
+        kept = [d for d in current if not can_manage_domain(actor, d)]
+        if {d.pk for d in wanted} | {d.pk for d in kept} != {d.pk for d in current}:
+            user.managed_domains.set([*kept, *wanted])
+            changes["domains"] = {
+                "added": sorted({d.name for d in wanted} - {d.name for d in current}),
+                "removed": sorted(
+                    {d.name for d in current} - {d.name for d in wanted} - {d.name for d in kept}
+                ),
+            }
+    if not changes:
+        return user
+    if "email" in changes:
+        user.email = changes["email"]
+    if "active" in changes:
+        user.is_active = changes["active"]
+    user.save(update_fields=["email", "is_active"])
+    audit_record(actor=actor, action="user.update", obj=user, changes=changes)
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, actor, user: User, password: str | None = None) -> str:
+    """Set a user's password (checked against the password policy), or a generated one when
+    none is given. Returns the password, for the face to show once; it is never audited."""
+    ensure_can_manage_user(actor, user)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    generated = password is None
+    password = generate_password() if generated else password
+    user.set_password(_check_password(password, user))
+    user.save(update_fields=["password"])
+    audit_record(actor=actor, action="user.password", obj=user, changes={"generated": generated})
+    return password
+
+
+@transaction.atomic
+def user_delete(*, actor, user: User) -> None:
+    """Delete a panel user; its API keys go with it, its audit events stay (actor emptied)."""
+    ensure_can_manage_user(actor, user)
+    _ensure_not_self(actor, user, None, "You cannot delete yourself.")
+    audit_record(
+        actor=actor,
+        action="user.delete",
+        obj=user,
+        changes={"username": user.username, "role": user.role},
+    )
+    user.delete()

@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from domains.services import DomainNotEmpty
+
 NON_FIELD = "non_field_errors"
 
 
@@ -57,6 +59,18 @@ def django_validation_response(exc: DjangoValidationError) -> Response:
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, DomainNotEmpty):
+        set_rollback()
+        return Response(
+            {
+                "detail": [
+                    f"{exc.domain.name} is not empty. Repeat with ?confirm=true to delete it "
+                    "with everything in it."
+                ],
+                "contents": exc.contents,
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
     if isinstance(exc, DjangoValidationError):
         set_rollback()
         return django_validation_response(exc)

@@ -4,7 +4,7 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from accounts.models import Reseller
+from accounts.models import Reseller, User
 from api.models import APIKey
 from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 from domains.normalize import normalize_address, normalize_domain
@@ -161,3 +161,15 @@ class APIKeyFilter(django_filters.FilterSet):
     class Meta:
         model = APIKey
         fields = ["read_only"]
+
+
+class UserFilter(django_filters.FilterSet):
+    search = _SearchFilter(["username", "email"], max_length=150)
+    role = django_filters.ChoiceFilter(choices=User.Role.choices)
+    active = StrictBooleanFilter(field_name="is_active")
+    domain = _DomainNameFilter("managed_domains__name")
+    reseller = django_filters.NumberFilter(field_name="reseller_id", help_text="Reseller id")
+
+    class Meta:
+        model = User
+        fields = []

@@ -5,7 +5,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Reseller
+from accounts.models import Reseller, User
 from api.models import APIKey
 from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
 
@@ -512,4 +512,133 @@ class APIKeyCreateSerializer(serializers.Serializer):
         required=False,
         max_length=100,
         help_text="CIDR networks the key may be used from (empty: anywhere)",
+    )
+
+
+# --- Deleting a domain that is not empty --------------------------------------------------------
+
+
+class DomainContentsSerializer(serializers.Serializer):
+    mailboxes = serializers.IntegerField()
+    aliases = serializers.IntegerField()
+    alias_domains = serializers.IntegerField()
+    sender_grants = serializers.IntegerField()
+    relay_recipients = serializers.IntegerField()
+
+
+class DomainNotEmptySerializer(serializers.Serializer):
+    detail = serializers.ListField(child=serializers.CharField())
+    contents = DomainContentsSerializer(help_text="What would go with the domain")
+
+
+# --- Panel users --------------------------------------------------------------------------------
+
+
+class UserSerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+    role = serializers.SerializerMethodField()
+    domains = serializers.SerializerMethodField(help_text="Domains a domain admin manages")
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "role",
+            "reseller",
+            "domains",
+            "active",
+            "last_login",
+            "date_joined",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=["superadmin", "reseller", "domainadmin"]))
+    def get_role(self, obj) -> str:
+        return "superadmin" if obj.is_superadmin else obj.role
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_domains(self, obj) -> list[str]:
+        return [d.name for d in obj.managed_domains.all()]
+
+
+class UserCreatedSerializer(UserSerializer):
+    password = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The generated password when none was sent. Shown only this once.",
+    )
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "password"]
+        read_only_fields = fields
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    role = serializers.ChoiceField(
+        choices=["superadmin", "reseller", "domainadmin"],
+        default="domainadmin",
+        help_text="Resellers may create domain admins only.",
+    )
+    reseller = serializers.PrimaryKeyRelatedField(
+        queryset=Reseller.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="Superadmins: the pool of a reseller login or domain admin. A reseller's "
+        "domain admins always belong to its own pool.",
+    )
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=1000,
+        help_text="Names of the domains a domain admin manages",
+    )
+    password = serializers.CharField(
+        max_length=4096,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Omit it to have a strong one generated and returned once.",
+    )
+    active = serializers.BooleanField(required=False, default=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.is_superadmin:
+            self.fields["reseller"].queryset = Reseller.objects.all()
+        elif user is not None and user.is_authenticated and user.reseller_id:
+            self.fields["reseller"].queryset = Reseller.objects.filter(pk=user.reseller_id)
+
+
+class UserUpdateSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True)
+    active = serializers.BooleanField(required=False)
+    domains = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=1000,
+        help_text="The whole list of the domain admin's domains (within your reach)",
+    )
+
+
+class UserPasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=4096,
+        required=False,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Omit it to have a strong one generated and returned once.",
+    )
+
+
+class UserPasswordSetSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    password = serializers.CharField(
+        allow_null=True, help_text="The generated password, shown only this once; null if sent."
     )

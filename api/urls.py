@@ -12,6 +12,7 @@ router.register("relay-recipients", views.RelayRecipientViewSet, basename="relay
 router.register("sender-identities", views.SenderIdentityViewSet, basename="sender-identity")
 router.register("quota-usage", views.QuotaUsageViewSet, basename="quota-usage")
 router.register("resellers", views.ResellerViewSet, basename="reseller")
+router.register("users", views.UserViewSet, basename="user")
 router.register("api-keys", views.APIKeyViewSet, basename="api-key")
 
 urlpatterns = [

@@ -6,7 +6,13 @@ exist."""
 from django.db import transaction
 from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
@@ -17,8 +23,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services as account_services
-from accounts.models import Reseller
-from accounts.selectors import reseller_list
+from accounts.models import Reseller, User
+from accounts.selectors import reseller_list, user_list
 from api import filters, serializers
 from api import services as api_services
 from api.authentication import APIKeyAuthentication
@@ -124,8 +130,30 @@ class DomainViewSet(
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "confirm",
+                OpenApiTypes.BOOL,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="true: delete the domain even with mailboxes, aliases or alias "
+                "domains in it (they go with it). Without it such a domain answers 409.",
+            )
+        ],
+        responses={
+            204: None,
+            409: serializers.DomainNotEmptySerializer,
+        },
+    )
     def destroy(self, request, *args, **kwargs):
-        services.domain_delete(actor=request.user, domain=self.get_object())
+        """Delete a domain. One that still holds anything answers 409 with what would go,
+        unless `?confirm=true`."""
+        domain = self.get_object()
+        confirm = request.query_params.get("confirm", "").lower()
+        if confirm not in ("", "true", "false", "1", "0"):
+            raise exceptions.ValidationError({"confirm": ["Give true or false."]})
+        services.domain_delete(actor=request.user, domain=domain, confirm=confirm in ("true", "1"))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -436,6 +464,97 @@ class ResellerViewSet(
         return self.update(request, *args, partial=True, **kwargs)
 
 
+# --- Panel users --------------------------------------------------------------------------------
+
+USER_EXAMPLE = OpenApiExample(
+    "A domain admin for two domains",
+    value={
+        "username": "ana",
+        "email": "ana@example.com",
+        "role": "domainadmin",
+        "domains": ["example.com", "example.org"],
+    },
+    request_only=True,
+)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.UserCreateSerializer,
+        responses={201: serializers.UserCreatedSerializer},
+        examples=[USER_EXAMPLE],
+        description="Create a panel user. Without `password` a strong one is generated and "
+        "returned once, in this response only.",
+    ),
+    partial_update=extend_schema(
+        request=serializers.UserUpdateSerializer, responses={200: serializers.UserSerializer}
+    ),
+    reset_password=extend_schema(
+        request=serializers.UserPasswordSerializer,
+        responses={200: serializers.UserPasswordSetSerializer},
+    ),
+)
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """Panel users. Superadmins manage everyone; a reseller sees its pool's people and manages
+    its domain admins; a domain admin manages nobody. Creates take no Idempotency-Key: the
+    answer may hold a generated password, which is never stored to be replayed."""
+
+    queryset = User.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.UserSerializer
+    filterset_class = filters.UserFilter
+    ordering_fields = ["id", "username"]
+    ordering = "username"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return user_list(actor=self.request.user)
+
+    def create(self, request, *args, **kwargs):
+        data = self.validated(serializers.UserCreateSerializer)
+        generated = "password" not in data
+        password = account_services.generate_password() if generated else data.pop("password")
+        user = account_services.user_create(actor=request.user, password=password, **data)
+        body = serializers.UserCreatedSerializer(
+            _fresh_user(user), context=self.get_serializer_context()
+        ).data
+        body["password"] = password if generated else None
+        response = Response(body, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)
+        return response
+
+    def partial_update(self, request, *args, **kwargs):
+        user = self.get_object()
+        data = self.validated(serializers.UserUpdateSerializer, partial=True)
+        account_services.user_update(actor=request.user, user=user, **data)
+        return self.respond(user)
+
+    def destroy(self, request, *args, **kwargs):
+        account_services.user_delete(actor=request.user, user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"], url_path="reset-password")
+    def reset_password(self, request, *args, **kwargs):
+        """Set a new password: the one sent, or a generated one returned once."""
+        user = self.get_object()
+        data = self.validated(serializers.UserPasswordSerializer)
+        password = account_services.user_set_password(
+            actor=request.user, user=user, password=data.get("password")
+        )
+        body = {
+            "id": user.pk,
+            "username": user.username,
+            "password": None if "password" in data else password,
+        }
+        response = Response(serializers.UserPasswordSetSerializer(body).data)
+        add_never_cache_headers(response)
+        return response
+
+
+def _fresh_user(user):
+    """The created user with its domains, for the 201 (a reseller may read its new admin)."""
+    return User.objects.prefetch_related("managed_domains").get(pk=user.pk)
+
+
 # --- The caller ---------------------------------------------------------------------------------
 
 
@@ -446,7 +565,7 @@ class MeView(ApiMixin, APIView):
     def get(self, request):
         user = request.user
         reseller = None
-        if user.reseller_id and not user.is_superadmin:
+        if user.is_reseller:  # a pool's domain admins see their domains, not the pool
             reseller = reseller_list(actor=user).filter(pk=user.reseller_id).first()
         key = request.auth if isinstance(request.auth, APIKey) else None
         role = "superadmin" if user.is_superadmin else user.role

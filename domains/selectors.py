@@ -112,3 +112,22 @@ def mailboxes_near_quota(*, actor, share: float = 0.9) -> QuerySet[Mailbox]:
 
 def relay_recipient_list(*, actor) -> QuerySet[RelayRecipient]:
     return RelayRecipient.objects.filter(domain_scope_q(actor, "domain__")).select_related("domain")
+
+
+def domain_contents(domain: Domain) -> dict[str, int]:
+    """What deleting `domain` takes with it, by kind (the API's 409 and the panel's delete page
+    show these same counts)."""
+    kinds = {
+        "mailboxes": count_of(Mailbox, "domain"),
+        "aliases": count_of(Alias, "domain"),
+        "alias_domains": count_of(AliasDomain, "target"),
+        "sender_grants": count_of(SenderGrant, "domain"),
+        "relay_recipients": count_of(RelayRecipient, "domain"),
+    }
+    row = (
+        Domain.objects.filter(pk=domain.pk)
+        .annotate(**{f"n_{kind}": count for kind, count in kinds.items()})
+        .values(*(f"n_{kind}" for kind in kinds))
+        .first()
+    ) or {}
+    return {kind: row.get(f"n_{kind}") or 0 for kind in kinds}

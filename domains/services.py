@@ -42,6 +42,7 @@ from domains.permissions import (
     is_trusted,
 )
 from domains.policy import check_claimable, normalize_transport
+from domains.selectors import domain_contents
 
 DOMAIN_LIMIT_FIELDS = (
     "max_mailboxes",
@@ -280,6 +281,11 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
             domain.mailboxes.exists() or domain.aliases.exists()
         ):
             raise _field_error("kind", "Remove the mailboxes and aliases first.")
+        if domain.kind != Domain.Kind.LOCAL and domain.alias_domains.exists():
+            # alias_domain_create's rule from the other side: an alias domain's target is local.
+            raise _field_error(
+                "kind", "Remove the alias domains first: their target must stay a local domain."
+            )
         domain.transport = _validate_transport(domain.kind, domain.transport)
     if {"kind", "relay_accept_all"} & set(changes):
         if domain.kind == Domain.Kind.LOCAL and "relay_accept_all" not in changes:
@@ -291,12 +297,34 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
     return domain
 
 
+class DomainNotEmpty(Exception):
+    """Deleting a domain that still holds data needs `confirm=True`; `contents` says what would
+    go (the API answers 409 with it, the panel asks for the tick)."""
+
+    def __init__(self, domain: Domain, contents: dict[str, int]):
+        self.domain = domain
+        self.contents = contents
+        super().__init__(f"{domain.name} is not empty; confirm to delete it with everything in it.")
+
+
 @transaction.atomic
-def domain_delete(*, actor, domain: Domain) -> None:
+def domain_delete(*, actor, domain: Domain, confirm: bool = False) -> dict[str, int]:
+    """Delete a domain and what is in it. A domain with anything in it (mailboxes, aliases,
+    alias domains...) goes only with `confirm=True`; returns the counts that went."""
     ensure_can_administer_domains(actor)
     ensure_can_manage_domain(actor, domain)
-    audit_record(actor=actor, action="domain.delete", obj=domain, changes={"name": domain.name})
+    domain = Domain.objects.select_for_update().get(pk=domain.pk)
+    contents = domain_contents(domain)
+    if any(contents.values()) and confirm is not True:
+        raise DomainNotEmpty(domain, contents)
+    audit_record(
+        actor=actor,
+        action="domain.delete",
+        obj=domain,
+        changes={"name": domain.name, **{k: v for k, v in contents.items() if v}},
+    )
     domain.delete()
+    return contents
 
 
 @transaction.atomic

@@ -69,7 +69,7 @@ def test_every_service_family_records_an_audit_event(superadmin):
     assert last_event().action == "mailbox.delete"
     services.alias_domain_delete(actor=superadmin, alias_domain=alias_domain)
     assert last_event().action == "alias_domain.delete"
-    services.domain_delete(actor=superadmin, domain=domain)
+    services.domain_delete(actor=superadmin, domain=domain, confirm=True)
     assert last_event().action == "domain.delete"
     assert AuditEvent.objects.filter(actor=superadmin).count() == 14
 

@@ -214,7 +214,7 @@ def op_toggle_domain(name, field):
 def op_delete_domain(name):
     domain = _domain(name)
     if domain:
-        services.domain_delete(actor=None, domain=domain)
+        services.domain_delete(actor=None, domain=domain, confirm=True)
 
 
 def op_alias_domain(name, target):

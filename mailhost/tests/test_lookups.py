@@ -385,7 +385,9 @@ def test_sender_keys_with_two_ats_match_no_identity(world, sender):
 def test_a_grant_goes_with_its_domain(world):
     eve = Mailbox.objects.get(address="eve@example.com")
     assert postfix("smtpd_sender_login_maps", "@grant.example") == ["eve@example.com"]
-    services.domain_delete(actor=None, domain=Domain.objects.get(name="grant.example"))
+    services.domain_delete(
+        actor=None, domain=Domain.objects.get(name="grant.example"), confirm=True
+    )
     assert not eve.sender_grants.filter(domain__name="grant.example").exists()
     assert postfix("smtpd_sender_login_maps", "@grant.example") == []
     # the next owner of the name starts without it

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import audit_event_list, reseller_list
@@ -209,13 +210,20 @@ def domain_verify(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("domain_detail", pk=pk)
 
 
+CONTENT_LABELS = {
+    "mailboxes": gettext_lazy("mailboxes"),
+    "aliases": gettext_lazy("aliases"),
+    "alias_domains": gettext_lazy("alias domains"),
+    "sender_grants": gettext_lazy("sender grants"),
+    "relay_recipients": gettext_lazy("relay recipients"),
+}
+
+
 def domain_contents(domain: Domain) -> list[tuple[str, int]]:
-    return [
-        (_("mailboxes"), domain.mailboxes.count()),
-        (_("aliases"), domain.aliases.count()),
-        (_("alias domains"), domain.alias_domains.count()),
-        (_("sender grants"), domain.sender_grants.count()),
-        (_("domain admins"), domain.admins.count()),
+    """The counts the service (and the API's 409) name, and the admins who lose the domain."""
+    counts = selectors.domain_contents(domain)
+    return [(CONTENT_LABELS[kind], n) for kind, n in counts.items()] + [
+        (_("domain admins"), domain.admins.count())
     ]
 
 
@@ -226,7 +234,7 @@ def domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
     form = DomainDeleteForm(posted(request))
     if request.method == "POST" and form.is_valid():
         name = domain.display_name
-        services.domain_delete(actor=actor, domain=domain)
+        services.domain_delete(actor=actor, domain=domain, confirm=form.cleaned_data["confirm"])
         messages.success(request, _("%(name)s and everything in it were deleted.") % {"name": name})
         return redirect("domain_list")
     return render(
