@@ -295,8 +295,9 @@ def user_create(
 
 
 def _ensure_not_self(actor, user: User, field: str | None, message: str) -> None:
+    """`field` None: not input to correct but a thing not done (PermissionDenied)."""
     if not is_system(actor) and actor.pk == user.pk:
-        raise _field(field, message) if field else ValidationError(message, code="self")
+        raise _field(field, message) if field else PermissionDenied(message)
 
 
 @transaction.atomic

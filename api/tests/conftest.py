@@ -131,9 +131,10 @@ def world(db) -> World:
         username="root", role="superadmin", is_superuser=True, is_staff=True
     )
     a, b = build_tenant("a"), build_tenant("b")
-    admin1 = User.objects.create_user(username="admin-a1", role="domainadmin")
+    # Reseller A's domain admins (of its pool, as a reseller makes them), on sibling domains.
+    admin1 = User.objects.create_user(username="admin-a1", role="domainadmin", reseller=a.reseller)
     admin1.managed_domains.add(a.domains[0])
-    admin2 = User.objects.create_user(username="admin-a2", role="domainadmin")
+    admin2 = User.objects.create_user(username="admin-a2", role="domainadmin", reseller=a.reseller)
     admin2.managed_domains.add(a.domains[1])
     return World(
         superadmin=root,

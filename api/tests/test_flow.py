@@ -101,7 +101,12 @@ def test_full_reseller_flow_through_the_api(reseller_api):
     assert api.delete(f"aliases/{alias.json()['id']}/").status_code == 204
     assert api.delete(f"mailboxes/{bob.json()['id']}/").status_code == 204
     assert api.delete(f"alias-domains/{alias_domain.json()['id']}/").status_code == 204
-    assert api.delete(f"domains/{domain['id']}/").status_code == 204
+    # Alice is still there: the domain goes only when the caller confirms.
+    refused = api.delete(f"domains/{domain['id']}/")
+    assert refused.status_code == 409, refused.content
+    assert refused.json()["contents"]["mailboxes"] == 1
+    assert Domain.objects.filter(name=name).exists()
+    assert api.delete(f"domains/{domain['id']}/?confirm=true").status_code == 204
     assert not Domain.objects.filter(name=name).exists()
     assert not Mailbox.objects.filter(domain__name=name).exists()
     assert not Alias.objects.filter(address__endswith=name).exists()

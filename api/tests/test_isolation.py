@@ -27,7 +27,7 @@ PAIRS = {
     "sibling domain admin -> domain": ("admin2_key", "admin1_key"),
 }
 # Endpoints a domain admin legitimately sees nothing of, on either side.
-EMPTY_FOR_DOMAIN_ADMINS = {"reseller", "relay-recipient"}
+EMPTY_FOR_DOMAIN_ADMINS = {"reseller", "relay-recipient", "user"}
 
 
 def _key(world, path: str) -> str:
@@ -105,6 +105,13 @@ def _create_probes(basename: str, ctx: dict, attacker: ApiClient, world) -> list
             ({"address": f"sneak@{d}"}, {400}),
         ],
         "reseller": [({"name": "Sneaky", "max_domains": 1}, {403})],
+        # A domain admin on the victim's domain, or in the victim's pool: refused (a domain
+        # admin may create nobody at all).
+        "user": [
+            ({"username": "sneaky1", "role": "domainadmin", "domains": [d]}, {400, 403}),
+            ({"username": "sneaky2", "reseller": victim_reseller}, {400, 403}),
+            ({"username": "sneaky3", "role": "reseller", "reseller": victim_reseller}, {400, 403}),
+        ],
         # A key is always its creator's, whatever the body says (checked below).
         "api-key": [({"name": "sneaky", "user": 1, "user_id": 1}, {201})],
     }[basename]
