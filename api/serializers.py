@@ -535,6 +535,7 @@ class DomainNotEmptySerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text="May be empty")
     active = serializers.BooleanField(source="is_active", read_only=True)
     role = serializers.SerializerMethodField()
     domains = serializers.SerializerMethodField(help_text="Domains a domain admin manages")
