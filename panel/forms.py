@@ -1,6 +1,8 @@
 """The panel's forms parse what a person typed; the services decide whether it may be done.
 Field names are the services' keyword names, so a service's error lands next to its field."""
 
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -302,3 +304,91 @@ class OwnerForwardingForm(forms.Form):
     keep_copy = forms.BooleanField(
         label=_("Keep a copy in my mailbox"), required=False, initial=True
     )
+
+
+# --- Panel users ---------------------------------------------------------------------------------
+
+
+class DomainNamesField(forms.CharField):
+    """Domain names typed one per line (or separated by commas/spaces): a list of names for the
+    service, which resolves each within the actor's reach."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "autocapitalize": "none", "spellcheck": "false"})
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 100_000)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def clean(self, value):
+        text = super().clean(value) or ""
+        names = [n for n in re.split(r"[\s,]+", text) if n]
+        if len(names) > 1000:
+            raise ValidationError(_("At most 1000 domains."))
+        return list(dict.fromkeys(names))
+
+
+ROLE_CHOICES = [
+    ("domainadmin", _("Domain admin")),
+    ("reseller", _("Reseller login")),
+    ("superadmin", _("Superadmin")),
+]
+
+
+class UserCreateForm(OnceForm):
+    username = forms.CharField(
+        label=_("User name"),
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "spellcheck": "false"}),
+        help_text=_("Letters, digits and @ . + - _ only."),
+    )
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False)
+    role = forms.ChoiceField(label=_("Role"), choices=ROLE_CHOICES, initial="domainadmin")
+    reseller = forms.ModelChoiceField(
+        label=_("Reseller"),
+        queryset=Reseller.objects.none(),
+        required=False,
+        empty_label=_("— none (the operator's) —"),
+        help_text=_("A reseller login's pool; a domain admin of a pool manages its domains only."),
+    )
+    domains = DomainNamesField(
+        label=_("Domains"), help_text=_("Domain admins: the domains it manages, one per line.")
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to generate a strong one, shown once."),
+    )
+
+    def __init__(self, *args, resellers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if resellers is None:  # a reseller: its own domain admins, in its own pool
+            del self.fields["role"]
+            del self.fields["reseller"]
+        else:
+            self.fields["reseller"].queryset = resellers
+
+    def service_data(self) -> dict:
+        data = {k: v for k, v in self.cleaned_data.items() if k not in ("form_token", "password")}
+        data.setdefault("role", "domainadmin")
+        return data
+
+
+class UserEditForm(forms.Form):
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False)
+    active = forms.BooleanField(label=_("Active"), required=False)
+    domains = DomainNamesField(
+        label=_("Domains"), help_text=_("The domains it manages, one per line.")
+    )
+
+    def __init__(self, *args, is_domain_admin: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not is_domain_admin:
+            del self.fields["domains"]

@@ -20,6 +20,7 @@ NAV = [
     NavItem("domain_list", _("Domains")),
     NavItem("reseller_list", _("Resellers"), ("superadmin",)),
     NavItem("reseller_list", _("My pool"), ("reseller",)),
+    NavItem("user_list", _("Users"), ("superadmin", "reseller")),
     NavItem("audit_log", _("Audit log")),
     NavItem("api_keys", _("API keys")),
 ]

@@ -3,7 +3,7 @@ so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern 
 
 from django.urls import path
 
-from panel.views import domains, mailboxes, owner, people
+from panel.views import domains, mailboxes, owner, people, users
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -40,6 +40,12 @@ urlpatterns = [
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
+    path("users/", users.user_list_page, name="user_list"),
+    path("users/new/", users.user_create, name="user_create"),
+    path("users/<int:pk>/", users.user_edit, name="user_edit"),
+    path("users/<int:pk>/password/", users.user_password, name="user_password"),
+    path("users/<int:pk>/toggle/", users.user_toggle, name="user_toggle"),
+    path("users/<int:pk>/delete/", users.user_delete, name="user_delete"),
     # The mailbox owner's own pages.
     path("mailbox/login/", owner.owner_login, name="owner_login"),
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),

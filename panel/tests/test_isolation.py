@@ -53,6 +53,12 @@ PROBES = {
     "reseller_edit": "reseller",
     "reseller_toggle": "reseller",
     "api_key_revoke": "api_key",
+    "user_list": None,
+    "user_create": None,
+    "user_edit": "staff",
+    "user_password": "staff",
+    "user_toggle": "staff",
+    "user_delete": "staff",
 }
 # Named URLs that hold no tenant data: logging in and out, the owner's own pages (they act only
 # on the logged-in mailbox, test_owner.py), the language switch and the health check.
@@ -106,6 +112,7 @@ class Tenant:
     grant: SenderGrant
     reseller: Reseller
     api_key: APIKey
+    staff: User  # a domain admin of the victim's pool, on this domain
 
     def pk_of(self, kind: str) -> int:
         return getattr(self, kind).pk
@@ -119,7 +126,11 @@ def build(reseller: Reseller, user: User, name: str) -> Tenant:
     alias_domain = services.alias_domain_create(actor=None, name=f"alias-{name}", target=domain)
     grant = services.sender_grant_create(actor=None, mailbox=mailbox, address=f"sales@{name}")
     key, _ = api_key_create(actor=None, user=user)
-    return Tenant(user, domain, mailbox, alias, alias_domain, grant, reseller, key)
+    staff = User.objects.create_user(
+        username=f"staff-{name}", password="staff password 1", role="domainadmin", reseller=reseller
+    )
+    staff.managed_domains.add(domain)
+    return Tenant(user, domain, mailbox, alias, alias_domain, grant, reseller, key, staff)
 
 
 @pytest.fixture
@@ -141,6 +152,7 @@ def world():
                 for f in ("domain", "mailbox", "alias", "alias_domain", "grant", "reseller")
             ],
             key,
+            tenants[tag].staff,
         )
     return tenants
 
@@ -177,6 +189,10 @@ def snapshot(t: Tenant) -> dict:
             "name", "active", "max_domains"
         )[0],
         "key": APIKey.objects.get(pk=t.api_key.pk).revoked_at,
+        "staff": (
+            User.objects.filter(pk=t.staff.pk).values_list("is_active", "email", "password")[0],
+            sorted(t.staff.managed_domains.values_list("name", flat=True)),
+        ),
     }
 
 
@@ -199,6 +215,7 @@ def test_isolation_matrix(world, pair):
     client.force_login(attacker.user)
     before = snapshot(victim)
     foreign_names = [
+        victim.staff.username,
         victim.domain.name,
         victim.mailbox.address,
         f"other@{victim.domain.name}",

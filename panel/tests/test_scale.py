@@ -81,6 +81,14 @@ def grow(user: User, pool: Reseller, domain: Domain, start: int, stop: int) -> N
     APIKey.objects.bulk_create(
         APIKey(user=user, name=f"k{i}", prefix=f"p{i:07d}", secret_hash="x") for i in span
     )
+    # The pool's domain admins, each on one of the new domains (the users page shows them).
+    admins = User.objects.bulk_create(
+        User(username=f"admin{i}", role="domainadmin", reseller=pool, password="!") for i in span
+    )
+    User.managed_domains.through.objects.bulk_create(
+        User.managed_domains.through(user_id=admin.pk, domain_id=d.pk)
+        for admin, d in zip(admins, domains, strict=True)
+    )
 
 
 def queries(client: Client, url: str) -> list[str]:
@@ -110,6 +118,8 @@ def test_list_pages_cost_the_same_at_10_and_10000_rows(db, role):
         "/audit/",
         "/audit/?actor=big&object=u1",
         "/account/api-keys/",
+        "/users/",
+        "/users/?q=admin1",
     ]
     grow(user, pool, domain, 0, SMALL)
     small = {url: queries(client, url) for url in pages}
@@ -120,5 +130,7 @@ def test_list_pages_cost_the_same_at_10_and_10000_rows(db, role):
     # The rows are really there and really shown, a page at a time.
     page = client.get(f"/domains/{domain.pk}/").content.decode()
     assert page.count('<tr id="mailbox-') == 50 and "page 1 of 200" in page
+    people = client.get("/users/").content.decode()
+    assert people.count('<tr id="user-') == 50 and "page 1 of 201" in people
     keys = client.get("/account/api-keys/").content.decode()
     assert keys.count("<code>mak_") == 50 and "page 1 of 200" in keys
