@@ -8,7 +8,6 @@ import re
 
 import pytest
 
-from accounts import services as account_services
 from accounts.models import Reseller, User
 from domains.models import Alias, Domain, Mailbox
 from domains.tests.helpers import make_alias, make_domain, make_mailbox, row_counts
@@ -76,14 +75,22 @@ def test_reseller_flow_from_pool_to_delivered_mail(
     assert "The reseller Browser Hosting was added." in operator.message()
     pool = Reseller.objects.get(name="Browser Hosting")
     assert (pool.max_domains, pool.max_quota_bytes) == (3, 5 * 1024**3)
-    # The reseller's login is made with the users service: the panel has no users page yet.
-    account_services.user_create(
-        actor=root, username="browser-res", password=PASSWORD, role="reseller", reseller=pool
-    )
+    # The reseller's login, from the reseller's page; its generated password is shown once.
+    operator.go(f"/resellers/{pool.pk}/")
+    page.get_by_role("link", name="Add a login for this reseller").click()
+    page.get_by_label("User name").fill("browser-res")
+    assert page.get_by_label("Role").input_value() == "reseller"
+    assert page.get_by_label("Reseller").input_value() == str(pool.pk)
+    page.get_by_role("button", name="Add the user").click()
+    assert "The user browser-res was added." in operator.message()
+    reseller_password = page.locator("#new-password").inner_text().strip()
+    login = User.objects.get(username="browser-res")
+    assert login.is_reseller and login.reseller == pool
+    assert reseller_password and reseller_password not in login.password
     operator.close()
 
     reseller = Panel(chromium, live_server.url)
-    reseller.log_in("browser-res", PASSWORD)
+    reseller.log_in("browser-res", reseller_password)
     page = reseller.page
     reseller.go("/domains/new/")
     page.get_by_label("Domain name").fill(name)
