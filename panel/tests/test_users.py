@@ -150,3 +150,14 @@ def test_the_domain_form_refuses_a_relay_with_alias_domains(superadmin):
     )
     assert "alias domains" in " ".join(field_errors(text(response), "kind"))
     assert Domain.objects.get(pk=domain.pk).kind == "local"
+
+
+def test_deactivating_a_user_ends_its_session(reseller, pool):
+    ana = User.objects.create_user(
+        username="ana", password=STRONG, role="domainadmin", reseller=pool
+    )
+    ana.managed_domains.add(make_domain("ana.example", reseller=pool))
+    session = browser(ana)
+    assert session.get("/domains/").status_code == 200
+    browser(reseller).post(f"/users/{ana.pk}/toggle/", {"active": "0"})
+    assert session.get("/domains/").status_code == 302  # back to the login page
