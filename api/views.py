@@ -465,16 +465,15 @@ class ResellerViewSet(
 
 # --- Panel users --------------------------------------------------------------------------------
 
+# Examples the docs page can send as they are: the generated ones ("string", `reseller: 0`)
+# would be refused. Domains are the caller's own, so the create example names none.
 USER_EXAMPLE = OpenApiExample(
-    "A domain admin for two domains",
-    value={
-        "username": "ana",
-        "email": "ana@example.com",
-        "role": "domainadmin",
-        "domains": ["example.com", "example.org"],
-    },
+    "A domain admin (add your domains' names)",
+    value={"username": "ana", "email": "ana@example.com", "role": "domainadmin", "domains": []},
     request_only=True,
 )
+USER_UPDATE_EXAMPLE = OpenApiExample("Deactivate", value={"active": False}, request_only=True)
+PASSWORD_EXAMPLE = OpenApiExample("Generate one", value={}, request_only=True)
 
 
 @extend_schema_view(
@@ -486,11 +485,14 @@ USER_EXAMPLE = OpenApiExample(
         "returned once, in this response only.",
     ),
     partial_update=extend_schema(
-        request=serializers.UserUpdateSerializer, responses={200: serializers.UserSerializer}
+        request=serializers.UserUpdateSerializer,
+        responses={200: serializers.UserSerializer},
+        examples=[USER_UPDATE_EXAMPLE],
     ),
     reset_password=extend_schema(
         request=serializers.UserPasswordSerializer,
         responses={200: serializers.UserPasswordSetSerializer},
+        examples=[PASSWORD_EXAMPLE],
     ),
 )
 class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):

@@ -142,3 +142,24 @@ def test_a_local_domain_with_alias_domains_stays_local(world):
     )
     assert response.status_code == 400 and "alias domains" in response.json()["kind"][0]
     assert Domain.objects.get(pk=domain.pk).kind == "local"
+
+
+def test_the_documented_examples_work_as_they_are(world):
+    """The docs page sends the schema's examples: each must be accepted, not refused."""
+    schema = ApiClient(world.super_key).get("schema/?format=json").json()
+
+    def examples(path: str, method: str) -> list[dict]:
+        body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]
+        found = [e["value"] for e in body.get("examples", {}).values()]
+        assert found, f"{method} {path} has no example"
+        return found
+
+    root = ApiClient(world.super_key)
+    for value in examples("/api/v1/users/", "post"):
+        created = root.post("users/", value)
+        assert created.status_code == 201, (value, created.content)
+    target = created.json()["id"]
+    for value in examples("/api/v1/users/{id}/", "patch"):
+        assert root.patch(f"users/{target}/", value).status_code == 200, value
+    for value in examples("/api/v1/users/{id}/reset-password/", "post"):
+        assert root.post(f"users/{target}/reset-password/", value).status_code == 200, value
