@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Reseller
 from domains.models import Domain
+from domains.normalize import normalize_domain
 from panel.fields import AddressListField, SizeField
 from panel.once import OnceForm
 
@@ -48,6 +49,26 @@ LIMIT_FIELDS = (
 def _limits_or_zero(data: dict) -> dict:
     """An empty limit means unlimited (0), as the help text says."""
     return {k: (0 if k in LIMIT_FIELDS and v is None else v) for k, v in data.items()}
+
+
+def address_in(domain: Domain, typed: str) -> str:
+    """The full address for what was typed into a local-part box: `name`, or `name@` this very
+    domain (in any spelling). Another domain is refused here rather than quietly replaced, and the
+    split is at the last `@`, so `a@other.example@here` is left whole for the service to refuse."""
+    local = typed.strip()
+    if "@" in local:
+        local, _at, typed_domain = local.rpartition("@")
+        try:
+            same = normalize_domain(typed_domain) == domain.name
+        except ValidationError:
+            same = False
+        if not same:
+            raise ValidationError(
+                _("Give the part before the @ only: the address is in %(domain)s."),
+                code="other_domain",
+                params={"domain": domain.display_name},
+            )
+    return f"{local}@{domain.name}"
 
 
 def _size(label, **kwargs):
@@ -153,10 +174,7 @@ class MailboxCreateForm(OnceForm, MailboxFields):
         self.domain = domain
 
     def clean_address(self) -> str:
-        local = self.cleaned_data["address"].strip()
-        if "@" in local:
-            local = local.split("@", 1)[0]
-        return f"{local}@{self.domain.name}"
+        return address_in(self.domain, self.cleaned_data["address"])
 
 
 class MailboxEditForm(MailboxFields):
@@ -206,14 +224,16 @@ class AliasCreateForm(OnceForm, AliasFields):
 
     def clean(self):
         data = super().clean()
-        local = (data.get("address") or "").strip()
-        if "@" in local:
-            local = local.split("@", 1)[0]
+        typed = (data.get("address") or "").strip()
         if data.get("catchall"):
-            local = ""
-        elif not local:
+            data["address"] = f"@{self.domain.name}"
+        elif not typed:
             self.add_error("address", _("Give the address, or tick catch-all."))
-        data["address"] = f"{local}@{self.domain.name}"
+        else:
+            try:
+                data["address"] = address_in(self.domain, typed)
+            except ValidationError as exc:
+                self.add_error("address", exc)
         return data
 
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from domains import selectors, services
+from domains.models import Mailbox
 from panel.forms import (
     AliasCreateForm,
     AliasEditForm,
@@ -97,10 +98,7 @@ def mailbox_create(request: HttpRequest, pk: int) -> HttpResponse:
 def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     mailbox = _mailbox(request, pk)
-    initial = {f: getattr(mailbox, f) for f in MAILBOX_FIELDS}
-    initial["keep_copy"] = mailbox.keep_copy
-    initial["forward_to"] = [f.address for f in mailbox.forwards.all()]
-    form = MailboxEditForm(posted(request), initial=initial)
+    form = _mailbox_form(mailbox, posted(request))
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         if data["quota_bytes"] is None:
@@ -111,6 +109,23 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
         ):
             messages.success(request, _("%(address)s was saved.") % {"address": mailbox.address})
             return redirect("mailbox_edit", pk=mailbox.pk)
+    return _mailbox_page(request, mailbox, form)
+
+
+def _mailbox_form(mailbox: Mailbox, data=None) -> MailboxEditForm:
+    initial = {f: getattr(mailbox, f) for f in MAILBOX_FIELDS}
+    initial["keep_copy"] = mailbox.keep_copy
+    initial["forward_to"] = [f.address for f in mailbox.forwards.all()]
+    return MailboxEditForm(data, initial=initial)
+
+
+def _mailbox_page(
+    request: HttpRequest,
+    mailbox: Mailbox,
+    form: MailboxEditForm,
+    grant_form: SenderGrantForm | None = None,
+) -> HttpResponse:
+    actor = request.user
     return render(
         request,
         "panel/mailbox_form.html",
@@ -122,7 +137,7 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "implied": selectors.alias_list(actor=actor).filter(
                 recipients__address=mailbox.address
             ),
-            "grant_form": SenderGrantForm(),
+            "grant_form": grant_form or SenderGrantForm(),
             "password_form": PasswordResetForm(),
         },
     )
@@ -216,9 +231,8 @@ def sender_grant_create(request: HttpRequest, pk: int) -> HttpResponse:
                 % {"mailbox": mailbox.address, "address": grant.address},
             )
             return redirect(reverse("mailbox_edit", args=[mailbox.pk]) + "#senders")
-    for error in form.errors.get("address", []) + form.non_field_errors():
-        messages.error(request, error)
-    return redirect(reverse("mailbox_edit", args=[mailbox.pk]) + "#senders")
+    # The refusal is shown next to the field, on the mailbox page the form lives on.
+    return _mailbox_page(request, mailbox, _mailbox_form(mailbox), grant_form=form)
 
 
 @staff_view
