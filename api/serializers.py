@@ -539,6 +539,7 @@ class UserSerializer(serializers.ModelSerializer):
     active = serializers.BooleanField(source="is_active", read_only=True)
     role = serializers.SerializerMethodField()
     domains = serializers.SerializerMethodField(help_text="Domains a domain admin manages")
+    domains_unicode = serializers.SerializerMethodField(help_text="The same, in Unicode")
 
     class Meta:
         model = User
@@ -549,6 +550,7 @@ class UserSerializer(serializers.ModelSerializer):
             "role",
             "reseller",
             "domains",
+            "domains_unicode",
             "active",
             "last_login",
             "date_joined",
@@ -562,6 +564,10 @@ class UserSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_domains(self, obj) -> list[str]:
         return [d.name for d in obj.managed_domains.all()]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_domains_unicode(self, obj) -> list[str]:
+        return [d.display_name for d in obj.managed_domains.all()]
 
 
 class UserCreatedSerializer(UserSerializer):

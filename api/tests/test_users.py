@@ -96,6 +96,15 @@ def test_bad_input_names_the_field_and_writes_nothing(world, body, field, status
     assert row_counts() == before
 
 
+def test_a_unicode_domain_is_shown_in_unicode_too(world):
+    make_domain("münchen-a.example", reseller=world.a.reseller)
+    api = ApiClient(world.a.key)
+    created = api.post("users/", {"username": "mu", "domains": ["MÜNCHEN-a.example"]})
+    assert created.status_code == 201, created.content
+    assert created.json()["domains"] == ["xn--mnchen-a-65a.example"]
+    assert created.json()["domains_unicode"] == ["münchen-a.example"]
+
+
 def test_domain_admins_manage_nobody(world):
     admin = ApiClient(world.admin1_key)
     assert admin.list_all("users/") == []

@@ -118,7 +118,7 @@ class Command(BaseCommand):
             users = users.filter(reseller=self._reseller(options["reseller"]))
         for user in users.iterator(chunk_size=500):
             role = "superadmin" if user.is_superadmin else user.role
-            domains = ",".join(d.name for d in user.managed_domains.all())
+            domains = ",".join(d.display_name for d in user.managed_domains.all())
             self.stdout.write(
                 f"{user.username}\t{role}\t{user.reseller.name if user.reseller else '-'}\t"
                 f"{'active' if user.is_active else 'inactive'}\t{domains or '-'}"
@@ -142,5 +142,5 @@ class Command(BaseCommand):
         user = services.user_update(
             actor=None, user=self._user(options["username"]), domains=_names(options["domains"])
         )
-        names = [d.name for d in user.managed_domains.order_by("name")]
+        names = [d.display_name for d in user.managed_domains.order_by("name")]
         self.stdout.write(f"{user.username} manages: {', '.join(names) or 'nothing'}.")
