@@ -1,13 +1,16 @@
 """Input shapes and output representations. Serializers never save: views hand validated data to
 the services (domains.services, accounts.services, api.services)."""
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Reseller
 from api.models import APIKey
+from domains import units
 from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.normalize import display_domain
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -19,7 +22,30 @@ def count_field(**kwargs):
 
 
 def bytes_field(**kwargs):
+    """A size in bytes (any whole number up to int64), e.g. a reseller's pool."""
     return serializers.IntegerField(min_value=0, max_value=INT64_MAX, **kwargs)
+
+
+def quota_field(**kwargs):
+    """A quota in bytes: binary units (1 GiB = 1073741824 bytes), at most
+    MAILADMIN_MAX_QUOTA_BYTES (default 16 TiB); the service enforces the same bound."""
+    limit = settings.MAILADMIN_MAX_QUOTA_BYTES
+    kwargs["help_text"] = (
+        f"{kwargs.get('help_text', 'Bytes; 0 = unlimited')}. Binary units: 1 GiB = "
+        f"1073741824 bytes; at most {units.format_size(limit)} ({limit})."
+    )
+    return serializers.IntegerField(
+        min_value=0,
+        max_value=limit,
+        error_messages={"max_value": f"At most {units.format_size(limit)} ({limit} bytes)."},
+        **kwargs,
+    )
+
+
+def unicode_address(address: str) -> str:
+    """`local@domain` (or `@domain`) with the domain as people read it."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}{at}{display_domain(domain)}" if at else display_domain(address)
 
 
 # --- Domains ------------------------------------------------------------------------------------
@@ -104,9 +130,9 @@ class _DomainLimits(serializers.Serializer):
     active = serializers.BooleanField(required=False)
     max_mailboxes = count_field(required=False)
     max_aliases = count_field(required=False)
-    max_quota_per_mailbox = bytes_field(required=False)
-    total_quota = bytes_field(required=False)
-    default_quota = bytes_field(required=False)
+    max_quota_per_mailbox = quota_field(required=False)
+    total_quota = quota_field(required=False)
+    default_quota = quota_field(required=False)
 
 
 class DomainCreateSerializer(_DomainLimits):
@@ -143,6 +169,7 @@ class DomainUpdateSerializer(_DomainLimits):
 class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
     name_unicode = serializers.CharField(source="__str__", read_only=True)
     target = serializers.CharField(source="target.name", read_only=True)
+    target_unicode = serializers.CharField(source="target.display_name", read_only=True)
     target_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -152,6 +179,7 @@ class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
             "name",
             "name_unicode",
             "target",
+            "target_unicode",
             "target_id",
             "active",
             "verified",
@@ -181,11 +209,23 @@ class VerifySerializer(serializers.Serializer):
 
 class RelayRecipientSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
+    address_unicode = serializers.SerializerMethodField()
 
     class Meta:
         model = RelayRecipient
-        fields = ["id", "address", "domain", "domain_id", "local_part", "created"]
+        fields = [
+            "id",
+            "address",
+            "address_unicode",
+            "domain",
+            "domain_id",
+            "local_part",
+            "created",
+        ]
         read_only_fields = fields
+
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
 
 
 class RelayRecipientCreateSerializer(serializers.Serializer):
@@ -219,19 +259,27 @@ def _usage(mailbox: Mailbox):
 
 class MailboxSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
+    address_unicode = serializers.SerializerMethodField(
+        help_text="The address as people read it (Unicode domain); `address` is the stored key"
+    )
     forward_to = serializers.SerializerMethodField()
     usage = serializers.SerializerMethodField()
+    quota_used_percent = serializers.SerializerMethodField(
+        help_text="usage.bytes against quota_bytes in percent (may pass 100); null: unlimited"
+    )
 
     class Meta:
         model = Mailbox
         fields = [
             "id",
             "address",
+            "address_unicode",
             "domain",
             "domain_id",
             "local_part",
             "name",
             "quota_bytes",
+            "quota_used_percent",
             "active",
             "allow_imap",
             "allow_pop3",
@@ -252,10 +300,17 @@ class MailboxSerializer(serializers.ModelSerializer):
     def get_usage(self, obj):
         return _usage(obj)
 
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_quota_used_percent(self, obj):
+        return units.percent_used(_usage(obj)["bytes"], obj.quota_bytes)
+
 
 class _MailboxWritable(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    quota_bytes = bytes_field(required=False, help_text="0 = unlimited; default: the domain's")
+    quota_bytes = quota_field(required=False, help_text="0 = unlimited; default: the domain's")
     active = serializers.BooleanField(required=False)
     allow_imap = serializers.BooleanField(required=False)
     allow_pop3 = serializers.BooleanField(required=False)
@@ -325,9 +380,7 @@ class QuotaUsageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_percent(self, obj):
-        if not obj.quota_bytes:
-            return None
-        return round(100.0 * _usage(obj)["bytes"] / obj.quota_bytes, 2)
+        return units.percent_used(_usage(obj)["bytes"], obj.quota_bytes)
 
 
 # --- Aliases ------------------------------------------------------------------------------------
@@ -335,7 +388,9 @@ class QuotaUsageSerializer(serializers.ModelSerializer):
 
 class AliasSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
+    address_unicode = serializers.SerializerMethodField()
     recipients = serializers.SerializerMethodField()
+    recipients_unicode = serializers.SerializerMethodField()
     is_catchall = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -343,11 +398,13 @@ class AliasSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "address",
+            "address_unicode",
             "domain",
             "domain_id",
             "local_part",
             "is_catchall",
             "recipients",
+            "recipients_unicode",
             "active",
             "description",
             "created",
@@ -358,6 +415,13 @@ class AliasSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_recipients(self, obj) -> list[str]:
         return [r.address for r in obj.recipients.all()]
+
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_recipients_unicode(self, obj) -> list[str]:
+        return [unicode_address(r.address) for r in obj.recipients.all()]
 
 
 def recipients_field(**kwargs):
@@ -387,12 +451,28 @@ class AliasUpdateSerializer(serializers.Serializer):
 
 class SenderIdentitySerializer(serializers.ModelSerializer):
     mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+    mailbox_unicode = serializers.SerializerMethodField()
     address = serializers.CharField(read_only=True)
+    address_unicode = serializers.SerializerMethodField()
 
     class Meta:
         model = SenderGrant
-        fields = ["id", "mailbox", "mailbox_id", "address", "created"]
+        fields = [
+            "id",
+            "mailbox",
+            "mailbox_unicode",
+            "mailbox_id",
+            "address",
+            "address_unicode",
+            "created",
+        ]
         read_only_fields = fields
+
+    def get_mailbox_unicode(self, obj) -> str:
+        return unicode_address(obj.mailbox.address)
+
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
 
 
 class SenderIdentityCreateSerializer(serializers.Serializer):
