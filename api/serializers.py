@@ -3,7 +3,7 @@ the services (domains.services, accounts.services, api.services)."""
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import Reseller
@@ -135,6 +135,30 @@ class _DomainLimits(serializers.Serializer):
     default_quota = quota_field(required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A local domain",
+            value={
+                "name": "münchen.example",
+                "kind": "local",
+                "description": "Customer 42",
+                "max_mailboxes": 100,
+                "max_aliases": 200,
+                "max_quota_per_mailbox": 10737418240,
+                "total_quota": 107374182400,
+                "default_quota": 2147483648,
+                "reseller": None,
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A backup MX domain",
+            value={"name": "backup-mx.example", "kind": "backup", "relay_accept_all": True},
+            request_only=True,
+        ),
+    ]
+)
 class DomainCreateSerializer(_DomainLimits):
     name = serializers.CharField(max_length=300, help_text="Unicode or IDNA (A-label) name")
     verified = serializers.BooleanField(
@@ -162,6 +186,19 @@ class DomainCreateSerializer(_DomainLimits):
             field.queryset = Reseller.objects.filter(pk=user.reseller_id)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "New limits",
+            value={
+                "description": "Customer 42, gold plan",
+                "max_mailboxes": 200,
+                "total_quota": 214748364800,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class DomainUpdateSerializer(_DomainLimits):
     pass
 
@@ -191,6 +228,15 @@ class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An alias domain",
+            value={"name": "example.net", "target": "example.com"},
+            request_only=True,
+        ),
+    ]
+)
 class AliasDomainCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=300)
     target = serializers.CharField(max_length=300, help_text="Name of the target domain")
@@ -198,6 +244,11 @@ class AliasDomainCreateSerializer(serializers.Serializer):
     verified = serializers.BooleanField(required=False, help_text="As for domains")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Check the DNS record", value={"force": False}, request_only=True),
+    ]
+)
 class VerifySerializer(serializers.Serializer):
     force = serializers.BooleanField(
         required=False, default=False, help_text="Superadmins only: mark verified without DNS."
@@ -228,12 +279,26 @@ class RelayRecipientSerializer(serializers.ModelSerializer):
         return unicode_address(obj.address)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A recipient of a backup domain",
+            value={"address": "user@backup.example"},
+            request_only=True,
+        ),
+    ]
+)
 class RelayRecipientCreateSerializer(serializers.Serializer):
     address = serializers.CharField(
         max_length=ADDRESS_MAX, help_text="An address at a relay or backup domain"
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Switch off", value={"active": False}, request_only=True),
+    ]
+)
 class AliasDomainUpdateSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
@@ -339,10 +404,50 @@ class _MailboxWritable(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A mailbox of 2 GiB",
+            value={
+                "address": "alice@example.com",
+                "name": "Alice",
+                "password": "a-long-password-1",
+                "quota_bytes": 2147483648,
+                "allow_pop3": False,
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A mailbox that forwards and keeps a copy",
+            value={
+                "address": "carol@example.com",
+                "password": "a-long-password-2",
+                "quota_bytes": 1073741824,
+                "forward_to": ["carol@elsewhere.example"],
+                "keep_copy": True,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class MailboxCreateSerializer(_MailboxWritable):
     address = serializers.CharField(max_length=ADDRESS_MAX)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A larger quota and a new name",
+            value={"name": "Bob B.", "quota_bytes": 5368709120},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Forward without a copy",
+            value={"forward_to": ["bob@elsewhere.example"], "keep_copy": False},
+            request_only=True,
+        ),
+    ]
+)
 class MailboxUpdateSerializer(_MailboxWritable):
     pass
 
@@ -433,6 +538,24 @@ def recipients_field(**kwargs):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An alias with two recipients",
+            value={
+                "address": "sales@example.com",
+                "recipients": ["bob@example.com", "team@elsewhere.example"],
+                "description": "Sales team",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A catch-all",
+            value={"address": "@example.com", "recipients": ["bob@example.com"]},
+            request_only=True,
+        ),
+    ]
+)
 class AliasCreateSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=ADDRESS_MAX, help_text="`user@domain` or `@domain`")
     recipients = recipients_field()
@@ -440,6 +563,15 @@ class AliasCreateSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "New recipients",
+            value={"recipients": ["bob@example.com"], "active": True},
+            request_only=True,
+        ),
+    ]
+)
 class AliasUpdateSerializer(serializers.Serializer):
     recipients = recipients_field(required=False)
     active = serializers.BooleanField(required=False)
@@ -475,6 +607,20 @@ class SenderIdentitySerializer(serializers.ModelSerializer):
         return unicode_address(obj.address)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "May send as an address",
+            value={"mailbox": "bob@example.com", "address": "sales@example.com"},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "May send as any address of a domain",
+            value={"mailbox": "bob@example.com", "address": "@example.com"},
+            request_only=True,
+        ),
+    ]
+)
 class SenderIdentityCreateSerializer(serializers.Serializer):
     mailbox = serializers.CharField(max_length=ADDRESS_MAX, help_text="Address of the mailbox")
     address = serializers.CharField(
@@ -521,6 +667,15 @@ class ResellerSerializer(serializers.ModelSerializer):
         }
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A larger pool",
+            value={"max_mailboxes": 1000, "max_quota_bytes": 2199023255552},
+            request_only=True,
+        ),
+    ]
+)
 class ResellerWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     active = serializers.BooleanField(required=False)
@@ -530,6 +685,21 @@ class ResellerWriteSerializer(serializers.Serializer):
     max_quota_bytes = bytes_field(required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A reseller with a pool",
+            value={
+                "name": "Acme Hosting",
+                "max_domains": 10,
+                "max_mailboxes": 500,
+                "max_aliases": 1000,
+                "max_quota_bytes": 1099511627776,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class ResellerCreateSerializer(ResellerWriteSerializer):
     name = serializers.CharField(max_length=100)
 
@@ -583,6 +753,20 @@ class APIKeyCreatedSerializer(APIKeySerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A read-only key for one network",
+            value={
+                "name": "billing sync",
+                "read_only": True,
+                "expires_at": None,
+                "allowed_networks": ["192.0.2.0/24"],
+            },
+            request_only=True,
+        ),
+    ]
+)
 class APIKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     read_only = serializers.BooleanField(required=False, default=False)
