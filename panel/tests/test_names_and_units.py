@@ -90,3 +90,11 @@ def test_an_eight_eib_quota_is_refused_next_to_the_field(books):
     )
     assert field_errors(response.content.decode(), "quota_bytes")
     assert Mailbox.objects.get(pk=carol.pk).quota_bytes == 4 * GIB
+
+
+def test_the_kind_of_a_domain_reads_in_romanian(books):
+    client, _domain, _carol = books
+    make_domain("relay.example", kind="relay", transport="smtp:[mx.relay.example]:25")
+    page = text(client.get("/domains/", headers={"accept-language": "ro"}))
+    assert "Căsuțe locale" in page and "Retransmis către următorul server" in page
+    assert "următorul server <code>smtp:[mx.relay.example]:25</code>" in page
