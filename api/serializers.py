@@ -682,7 +682,10 @@ class ResellerWriteSerializer(serializers.Serializer):
     max_domains = count_field(required=False)
     max_mailboxes = count_field(required=False)
     max_aliases = count_field(required=False)
-    max_quota_bytes = bytes_field(required=False)
+    max_quota_bytes = bytes_field(
+        required=False,
+        help_text="The pool's quota in bytes (binary units: 1 GiB = 1073741824); 0 = unlimited",
+    )
 
 
 @extend_schema_serializer(
