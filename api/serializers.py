@@ -70,7 +70,7 @@ def _verification_record(obj):
 
 class _Ownership(serializers.Serializer):
     verified = serializers.BooleanField(source="is_verified", read_only=True)
-    verified_at = serializers.DateTimeField(read_only=True)
+    verified_at = serializers.DateTimeField(read_only=True, allow_null=True)
     verification_record = serializers.SerializerMethodField(
         help_text="While pending: the DNS record to publish, then POST .../verify/."
     )
