@@ -19,7 +19,7 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def docs_world(db):
     """The objects the examples name: example.com with bob@ and info@, an alias domain, a
-    backup domain and a reseller; the path ids point at them."""
+    backup domain, a reseller and a domain admin; the path ids point at them."""
     root = User.objects.create_user(username="root", role="superadmin", is_superuser=True)
     domain = make_domain("example.com")
     bob = make_mailbox("bob@example.com", quota_bytes=1024**3)
@@ -27,7 +27,11 @@ def docs_world(db):
     alias_domain = services.alias_domain_create(actor=None, name="example.org", target=domain)
     make_domain("backup.example", kind="backup")
     reseller = Reseller.objects.create(name="Existing Reseller")
+    # Panel users (`/users/{id}/...`, where the API has them): a domain admin of example.com.
+    admin = User.objects.create_user(username="existing-admin", role="domainadmin")
+    admin.managed_domains.add(domain)
     ids = {
+        "users": admin.pk,
         "domains": domain.pk,
         "mailboxes": bob.pk,
         "aliases": alias.pk,
