@@ -1,13 +1,16 @@
 """Input shapes and output representations. Serializers never save: views hand validated data to
 the services (domains.services, accounts.services, api.services)."""
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.models import Reseller, User
 from api.models import APIKey
+from domains import units
 from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.normalize import display_domain
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -19,7 +22,30 @@ def count_field(**kwargs):
 
 
 def bytes_field(**kwargs):
+    """A size in bytes (any whole number up to int64), e.g. a reseller's pool."""
     return serializers.IntegerField(min_value=0, max_value=INT64_MAX, **kwargs)
+
+
+def quota_field(**kwargs):
+    """A quota in bytes: binary units (1 GiB = 1073741824 bytes), at most
+    MAILADMIN_MAX_QUOTA_BYTES (default 16 TiB); the service enforces the same bound."""
+    limit = settings.MAILADMIN_MAX_QUOTA_BYTES
+    kwargs["help_text"] = (
+        f"{kwargs.get('help_text', 'Bytes; 0 = unlimited')}. Binary units: 1 GiB = "
+        f"1073741824 bytes; at most {units.format_size(limit)} ({limit})."
+    )
+    return serializers.IntegerField(
+        min_value=0,
+        max_value=limit,
+        error_messages={"max_value": f"At most {units.format_size(limit)} ({limit} bytes)."},
+        **kwargs,
+    )
+
+
+def unicode_address(address: str) -> str:
+    """`local@domain` (or `@domain`) with the domain as people read it."""
+    local, at, domain = address.rpartition("@")
+    return f"{local}{at}{display_domain(domain)}" if at else display_domain(address)
 
 
 # --- Domains ------------------------------------------------------------------------------------
@@ -44,7 +70,7 @@ def _verification_record(obj):
 
 class _Ownership(serializers.Serializer):
     verified = serializers.BooleanField(source="is_verified", read_only=True)
-    verified_at = serializers.DateTimeField(read_only=True)
+    verified_at = serializers.DateTimeField(read_only=True, allow_null=True)
     verification_record = serializers.SerializerMethodField(
         help_text="While pending: the DNS record to publish, then POST .../verify/."
     )
@@ -104,11 +130,35 @@ class _DomainLimits(serializers.Serializer):
     active = serializers.BooleanField(required=False)
     max_mailboxes = count_field(required=False)
     max_aliases = count_field(required=False)
-    max_quota_per_mailbox = bytes_field(required=False)
-    total_quota = bytes_field(required=False)
-    default_quota = bytes_field(required=False)
+    max_quota_per_mailbox = quota_field(required=False)
+    total_quota = quota_field(required=False)
+    default_quota = quota_field(required=False)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A local domain",
+            value={
+                "name": "münchen.example",
+                "kind": "local",
+                "description": "Customer 42",
+                "max_mailboxes": 100,
+                "max_aliases": 200,
+                "max_quota_per_mailbox": 10737418240,
+                "total_quota": 107374182400,
+                "default_quota": 2147483648,
+                "reseller": None,
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A backup MX domain",
+            value={"name": "backup-mx.example", "kind": "backup", "relay_accept_all": True},
+            request_only=True,
+        ),
+    ]
+)
 class DomainCreateSerializer(_DomainLimits):
     name = serializers.CharField(max_length=300, help_text="Unicode or IDNA (A-label) name")
     verified = serializers.BooleanField(
@@ -136,6 +186,19 @@ class DomainCreateSerializer(_DomainLimits):
             field.queryset = Reseller.objects.filter(pk=user.reseller_id)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "New limits",
+            value={
+                "description": "Customer 42, gold plan",
+                "max_mailboxes": 200,
+                "total_quota": 214748364800,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class DomainUpdateSerializer(_DomainLimits):
     pass
 
@@ -143,6 +206,7 @@ class DomainUpdateSerializer(_DomainLimits):
 class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
     name_unicode = serializers.CharField(source="__str__", read_only=True)
     target = serializers.CharField(source="target.name", read_only=True)
+    target_unicode = serializers.CharField(source="target.display_name", read_only=True)
     target_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -152,6 +216,7 @@ class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
             "name",
             "name_unicode",
             "target",
+            "target_unicode",
             "target_id",
             "active",
             "verified",
@@ -163,6 +228,15 @@ class AliasDomainSerializer(_Ownership, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An alias domain",
+            value={"name": "example.net", "target": "example.com"},
+            request_only=True,
+        ),
+    ]
+)
 class AliasDomainCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=300)
     target = serializers.CharField(max_length=300, help_text="Name of the target domain")
@@ -170,6 +244,11 @@ class AliasDomainCreateSerializer(serializers.Serializer):
     verified = serializers.BooleanField(required=False, help_text="As for domains")
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Check the DNS record", value={"force": False}, request_only=True),
+    ]
+)
 class VerifySerializer(serializers.Serializer):
     force = serializers.BooleanField(
         required=False, default=False, help_text="Superadmins only: mark verified without DNS."
@@ -181,19 +260,45 @@ class VerifySerializer(serializers.Serializer):
 
 class RelayRecipientSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
+    address_unicode = serializers.SerializerMethodField()
 
     class Meta:
         model = RelayRecipient
-        fields = ["id", "address", "domain", "domain_id", "local_part", "created"]
+        fields = [
+            "id",
+            "address",
+            "address_unicode",
+            "domain",
+            "domain_id",
+            "local_part",
+            "created",
+        ]
         read_only_fields = fields
 
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
 
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A recipient of a backup domain",
+            value={"address": "user@backup.example"},
+            request_only=True,
+        ),
+    ]
+)
 class RelayRecipientCreateSerializer(serializers.Serializer):
     address = serializers.CharField(
         max_length=ADDRESS_MAX, help_text="An address at a relay or backup domain"
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Switch off", value={"active": False}, request_only=True),
+    ]
+)
 class AliasDomainUpdateSerializer(serializers.Serializer):
     active = serializers.BooleanField(required=False)
 
@@ -219,19 +324,27 @@ def _usage(mailbox: Mailbox):
 
 class MailboxSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
+    address_unicode = serializers.SerializerMethodField(
+        help_text="The address as people read it (Unicode domain); `address` is the stored key"
+    )
     forward_to = serializers.SerializerMethodField()
     usage = serializers.SerializerMethodField()
+    quota_used_percent = serializers.SerializerMethodField(
+        help_text="usage.bytes against quota_bytes in percent (may pass 100); null: unlimited"
+    )
 
     class Meta:
         model = Mailbox
         fields = [
             "id",
             "address",
+            "address_unicode",
             "domain",
             "domain_id",
             "local_part",
             "name",
             "quota_bytes",
+            "quota_used_percent",
             "active",
             "allow_imap",
             "allow_pop3",
@@ -252,10 +365,17 @@ class MailboxSerializer(serializers.ModelSerializer):
     def get_usage(self, obj):
         return _usage(obj)
 
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_quota_used_percent(self, obj):
+        return units.percent_used(_usage(obj)["bytes"], obj.quota_bytes)
+
 
 class _MailboxWritable(serializers.Serializer):
     name = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    quota_bytes = bytes_field(required=False, help_text="0 = unlimited; default: the domain's")
+    quota_bytes = quota_field(required=False, help_text="0 = unlimited; default: the domain's")
     active = serializers.BooleanField(required=False)
     allow_imap = serializers.BooleanField(required=False)
     allow_pop3 = serializers.BooleanField(required=False)
@@ -284,10 +404,50 @@ class _MailboxWritable(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A mailbox of 2 GiB",
+            value={
+                "address": "alice@example.com",
+                "name": "Alice",
+                "password": "a-long-password-1",
+                "quota_bytes": 2147483648,
+                "allow_pop3": False,
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A mailbox that forwards and keeps a copy",
+            value={
+                "address": "carol@example.com",
+                "password": "a-long-password-2",
+                "quota_bytes": 1073741824,
+                "forward_to": ["carol@elsewhere.example"],
+                "keep_copy": True,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class MailboxCreateSerializer(_MailboxWritable):
     address = serializers.CharField(max_length=ADDRESS_MAX)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A larger quota and a new name",
+            value={"name": "Bob B.", "quota_bytes": 5368709120},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Forward without a copy",
+            value={"forward_to": ["bob@elsewhere.example"], "keep_copy": False},
+            request_only=True,
+        ),
+    ]
+)
 class MailboxUpdateSerializer(_MailboxWritable):
     pass
 
@@ -325,9 +485,7 @@ class QuotaUsageSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_percent(self, obj):
-        if not obj.quota_bytes:
-            return None
-        return round(100.0 * _usage(obj)["bytes"] / obj.quota_bytes, 2)
+        return units.percent_used(_usage(obj)["bytes"], obj.quota_bytes)
 
 
 # --- Aliases ------------------------------------------------------------------------------------
@@ -335,7 +493,9 @@ class QuotaUsageSerializer(serializers.ModelSerializer):
 
 class AliasSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
+    address_unicode = serializers.SerializerMethodField()
     recipients = serializers.SerializerMethodField()
+    recipients_unicode = serializers.SerializerMethodField()
     is_catchall = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -343,11 +503,13 @@ class AliasSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "address",
+            "address_unicode",
             "domain",
             "domain_id",
             "local_part",
             "is_catchall",
             "recipients",
+            "recipients_unicode",
             "active",
             "description",
             "created",
@@ -359,6 +521,13 @@ class AliasSerializer(serializers.ModelSerializer):
     def get_recipients(self, obj) -> list[str]:
         return [r.address for r in obj.recipients.all()]
 
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_recipients_unicode(self, obj) -> list[str]:
+        return [unicode_address(r.address) for r in obj.recipients.all()]
+
 
 def recipients_field(**kwargs):
     return serializers.ListField(
@@ -369,6 +538,24 @@ def recipients_field(**kwargs):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "An alias with two recipients",
+            value={
+                "address": "sales@example.com",
+                "recipients": ["bob@example.com", "team@elsewhere.example"],
+                "description": "Sales team",
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "A catch-all",
+            value={"address": "@example.com", "recipients": ["bob@example.com"]},
+            request_only=True,
+        ),
+    ]
+)
 class AliasCreateSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=ADDRESS_MAX, help_text="`user@domain` or `@domain`")
     recipients = recipients_field()
@@ -376,6 +563,15 @@ class AliasCreateSerializer(serializers.Serializer):
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "New recipients",
+            value={"recipients": ["bob@example.com"], "active": True},
+            request_only=True,
+        ),
+    ]
+)
 class AliasUpdateSerializer(serializers.Serializer):
     recipients = recipients_field(required=False)
     active = serializers.BooleanField(required=False)
@@ -387,14 +583,44 @@ class AliasUpdateSerializer(serializers.Serializer):
 
 class SenderIdentitySerializer(serializers.ModelSerializer):
     mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+    mailbox_unicode = serializers.SerializerMethodField()
     address = serializers.CharField(read_only=True)
+    address_unicode = serializers.SerializerMethodField()
 
     class Meta:
         model = SenderGrant
-        fields = ["id", "mailbox", "mailbox_id", "address", "created"]
+        fields = [
+            "id",
+            "mailbox",
+            "mailbox_unicode",
+            "mailbox_id",
+            "address",
+            "address_unicode",
+            "created",
+        ]
         read_only_fields = fields
 
+    def get_mailbox_unicode(self, obj) -> str:
+        return unicode_address(obj.mailbox.address)
 
+    def get_address_unicode(self, obj) -> str:
+        return unicode_address(obj.address)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "May send as an address",
+            value={"mailbox": "bob@example.com", "address": "sales@example.com"},
+            request_only=True,
+        ),
+        OpenApiExample(
+            "May send as any address of a domain",
+            value={"mailbox": "bob@example.com", "address": "@example.com"},
+            request_only=True,
+        ),
+    ]
+)
 class SenderIdentityCreateSerializer(serializers.Serializer):
     mailbox = serializers.CharField(max_length=ADDRESS_MAX, help_text="Address of the mailbox")
     address = serializers.CharField(
@@ -441,15 +667,42 @@ class ResellerSerializer(serializers.ModelSerializer):
         }
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A larger pool",
+            value={"max_mailboxes": 1000, "max_quota_bytes": 2199023255552},
+            request_only=True,
+        ),
+    ]
+)
 class ResellerWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False)
     active = serializers.BooleanField(required=False)
     max_domains = count_field(required=False)
     max_mailboxes = count_field(required=False)
     max_aliases = count_field(required=False)
-    max_quota_bytes = bytes_field(required=False)
+    max_quota_bytes = bytes_field(
+        required=False,
+        help_text="The pool's quota in bytes (binary units: 1 GiB = 1073741824); 0 = unlimited",
+    )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A reseller with a pool",
+            value={
+                "name": "Acme Hosting",
+                "max_domains": 10,
+                "max_mailboxes": 500,
+                "max_aliases": 1000,
+                "max_quota_bytes": 1099511627776,
+            },
+            request_only=True,
+        ),
+    ]
+)
 class ResellerCreateSerializer(ResellerWriteSerializer):
     name = serializers.CharField(max_length=100)
 
@@ -503,6 +756,20 @@ class APIKeyCreatedSerializer(APIKeySerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A read-only key for one network",
+            value={
+                "name": "billing sync",
+                "read_only": True,
+                "expires_at": None,
+                "allowed_networks": ["192.0.2.0/24"],
+            },
+            request_only=True,
+        ),
+    ]
+)
 class APIKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     read_only = serializers.BooleanField(required=False, default=False)

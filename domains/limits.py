@@ -1,4 +1,4 @@
-"""Resource limits: the one place the UI, the API, CSV import and the CLI go through.
+"""Resource limits: the one place the web panel, the API and the CLI go through.
 
 Each check locks the rows whose counters it reads (reseller pool first, then the domain: one order
 everywhere, so no deadlock) and must run inside the caller's transaction. On PostgreSQL two racing
@@ -11,6 +11,7 @@ from django.db.models import Sum
 
 from accounts.models import Reseller
 from domains.models import Alias, AliasDomain, Domain, Mailbox
+from domains.units import format_size
 
 
 def _lock_reseller(reseller_id: int | None) -> Reseller | None:
@@ -61,12 +62,12 @@ def check_mailbox_quota(
     if quota_bytes == 0 and finite_required:
         raise _limit_error(
             "quota_bytes",
-            "An unlimited quota is not allowed here; give a size in bytes.",
+            "An unlimited quota is not allowed here; give a size.",
         )
     if _over(domain.max_quota_per_mailbox, quota_bytes):
         raise _limit_error(
             "quota_bytes",
-            f"The domain allows at most {domain.max_quota_per_mailbox} bytes per mailbox.",
+            f"The domain allows at most {format_size(domain.max_quota_per_mailbox)} per mailbox.",
         )
     others = Mailbox.objects.exclude(pk=exclude_pk)
     if domain.total_quota:
@@ -74,16 +75,16 @@ def check_mailbox_quota(
         if used + quota_bytes > domain.total_quota:
             raise _limit_error(
                 "quota_bytes",
-                f"The domain's total quota of {domain.total_quota} bytes "
-                f"would be exceeded ({used} bytes already given out).",
+                f"The domain's total quota of {format_size(domain.total_quota)} "
+                f"would be exceeded ({format_size(used)} already given out).",
             )
     if pool is not None and pool.max_quota_bytes:
         used = _quota_sum(others.filter(domain__reseller=pool))
         if used + quota_bytes > pool.max_quota_bytes:
             raise _limit_error(
                 "quota_bytes",
-                f"The reseller's quota pool of {pool.max_quota_bytes} bytes "
-                f"would be exceeded ({used} bytes already given out).",
+                f"The reseller's quota pool of {format_size(pool.max_quota_bytes)} "
+                f"would be exceeded ({format_size(used)} already given out).",
             )
 
 

@@ -3,6 +3,7 @@ Dovecot read; writes go through domains.services, which owns validation and limi
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 from domains import verification
 from domains.normalize import display_domain
@@ -10,9 +11,9 @@ from domains.normalize import display_domain
 
 class Domain(models.Model):
     class Kind(models.TextChoices):
-        LOCAL = "local", "Local mailboxes"
-        RELAY = "relay", "Relay to a next hop"
-        BACKUP = "backup", "Backup MX"
+        LOCAL = "local", _("Local mailboxes")
+        RELAY = "relay", _("Relay to a next hop")
+        BACKUP = "backup", _("Backup MX")
 
     name = models.CharField(max_length=253, unique=True, help_text="IDNA A-label, lowercase")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.LOCAL)

@@ -2,7 +2,7 @@
 
 Domains are stored as lowercase IDNA A-labels without a trailing dot; addresses as lowercase
 `local@domain` (Postfix folds lookup keys to lowercase, so the stored form must match).
-Every entry point (web UI, API, CSV import, CLI) calls these functions.
+Every entry point (the web panel, the API, management commands) calls these functions.
 """
 
 import re

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains import limits, routing, verification
+from domains import limits, routing, units, verification
 from domains.models import (
     Alias,
     AliasDomain,
@@ -51,6 +51,9 @@ DOMAIN_LIMIT_FIELDS = (
     "total_quota",
     "default_quota",
 )
+
+
+DOMAIN_QUOTA_FIELDS = ("max_quota_per_mailbox", "total_quota", "default_quota")
 
 
 def _field_error(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -96,6 +99,14 @@ def _insert(obj, field: str, duplicate_message: str) -> None:
 def _non_negative_int(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise _field_error(field, "Give a whole number of 0 or more.")
+    return value
+
+
+def _limit_value(field: str, value: Any) -> int:
+    """A domain limit: a whole number >= 0; the quota ones at most MAILADMIN_MAX_QUOTA_BYTES."""
+    value = _non_negative_int(field, value)
+    if field in DOMAIN_QUOTA_FIELDS:
+        units.check_quota(field, value)
     return value
 
 
@@ -207,7 +218,7 @@ def domain_create(
         "default_quota": default_quota,
     }
     for field, value in given.items():
-        setattr(domain, field, _non_negative_int(field, value))
+        setattr(domain, field, _limit_value(field, value))
     limits.check_domain_limits_fit(domain)
     _insert(domain, "name", f"The domain {name} already exists.")
     audit_record(
@@ -260,7 +271,7 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
     changes = {}
     for field, value in fields.items():
         if field in DOMAIN_LIMIT_FIELDS:
-            value = _non_negative_int(field, value)
+            value = _limit_value(field, value)
         if getattr(domain, field) != value:
             changes[field] = value
     if not changes:
@@ -516,7 +527,7 @@ def mailbox_create(
     address = f"{local}@{domain_name}"
     hashed = _password_hash(password, password_hash)
     quota = domain.default_quota if quota_bytes is None else quota_bytes
-    quota = _non_negative_int("quota_bytes", quota)
+    quota = units.check_quota("quota_bytes", _non_negative_int("quota_bytes", quota))
     domain = limits.check_mailbox_create(domain, quota)
     if _address_taken(address):
         raise _field_error("address", f"{address} already exists.", code="duplicate")
@@ -597,6 +608,7 @@ def _mailbox_apply(
     changes: dict[str, Any] = {}
     if "quota_bytes" in changed:
         quota = _non_negative_int("quota_bytes", changed["quota_bytes"])
+        units.check_quota("quota_bytes", quota)
         domain, pool = limits.lock_pool_and_domain(mailbox.domain)
         limits.check_mailbox_quota(domain, pool, quota, exclude_pk=mailbox.pk)
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)

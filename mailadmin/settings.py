@@ -7,7 +7,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from mailadmin.env import env_bool, env_int, env_list, env_str
+from mailadmin.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MAILADMIN_VAR_DIR", str(BASE_DIR / "var")))
@@ -83,7 +83,11 @@ if not env_str("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'mailadmin.sqlite3'}"),
+        env_url(
+            "DATABASE_URL",
+            f"sqlite:///{VAR_DIR / 'mailadmin.sqlite3'}",
+            schemes=["postgres", "postgresql", "pgsql", "sqlite"],
+        ),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
@@ -181,8 +185,14 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # Celery: with no broker configured, tasks run eagerly in-process (the zero-set-up panel).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", env_str("REDIS_URL"))
-CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or "")
+_REDIS_SCHEMES = ["redis", "rediss", "unix"]
+REDIS_URL = env_url("REDIS_URL", schemes=_REDIS_SCHEMES)
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", REDIS_URL, schemes=[*_REDIS_SCHEMES, "amqp", "amqps"]
+)
+CELERY_RESULT_BACKEND = env_url(
+    "CELERY_RESULT_BACKEND", CELERY_BROKER_URL or "", schemes=[*_REDIS_SCHEMES, "amqp", "amqps"]
+)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -190,14 +200,19 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
 # A shared cache (API throttle counters) when Redis is configured; per-process memory otherwise.
-if env_str("REDIS_URL"):
+if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": env_str("REDIS_URL"),
+            "LOCATION": REDIS_URL,
         }
     }
-MAILADMIN_API_RATE = env_str("MAILADMIN_API_RATE", "600/min") or None
+# DRF's rate form: a number, a slash and a period (s, m, h, d or a word starting with one).
+# `off` disables the limit.
+MAILADMIN_API_RATE = (
+    env_str("MAILADMIN_API_RATE", "600/min", pattern=r"[0-9]+/[smhd][a-z]*|off").replace("off", "")
+    or None
+)
 # API request bodies: larger ones answer 413, JSON nested deeper answers 400 (docs/security.md).
 MAILADMIN_API_MAX_BODY_BYTES = env_int("MAILADMIN_API_MAX_BODY_BYTES", 1048576)
 MAILADMIN_API_MAX_JSON_DEPTH = env_int("MAILADMIN_API_MAX_JSON_DEPTH", 16)
@@ -240,15 +255,20 @@ MAILADMIN_TRANSPORT_ALLOW_INTERNAL = env_bool("MAILADMIN_TRANSPORT_ALLOW_INTERNA
 # Work one request may ask for: recipients of one alias, forwards of one mailbox.
 MAILADMIN_MAX_ALIAS_RECIPIENTS = env_int("MAILADMIN_MAX_ALIAS_RECIPIENTS", 500)
 MAILADMIN_MAX_FORWARDS = env_int("MAILADMIN_MAX_FORWARDS", 50)
+# The largest quota of one mailbox, and the largest size any quota or quota limit may be given
+# (a domain's total, a reseller's pool): above it a quota is a typo, not a plan. 16 TiB.
+MAILADMIN_MAX_QUOTA_BYTES = env_int(
+    "MAILADMIN_MAX_QUOTA_BYTES", 16 * 1024**4, min_value=1, max_value=2**63 - 1
+)
 # Alias domains of one domain: each repeats every address of its target in the lookup tables.
 MAILADMIN_MAX_ALIAS_DOMAINS = env_int("MAILADMIN_MAX_ALIAS_DOMAINS", 10)
 # Domain verification (TXT record) lookups: these name servers ("ip" or "ip:port"; empty: the
 # machine's resolv.conf), and how long one check may wait for them, in seconds.
 MAILADMIN_DNS_NAMESERVERS = env_list("MAILADMIN_DNS_NAMESERVERS")
-MAILADMIN_DNS_TIMEOUT = float(env_str("MAILADMIN_DNS_TIMEOUT", "5"))
+MAILADMIN_DNS_TIMEOUT = env_float("MAILADMIN_DNS_TIMEOUT", 5.0)
 # How the mail servers reach the database: its own least-privilege role (see `manage.py mailrole`).
 MAIL_DB_HOST = env_str("MAIL_DB_HOST", "127.0.0.1")
-MAIL_DB_PORT = env_int("MAIL_DB_PORT", 5432)
+MAIL_DB_PORT = env_int("MAIL_DB_PORT", 5432, min_value=1, max_value=65535)
 MAIL_DB_NAME = env_str("MAIL_DB_NAME", DATABASES["default"].get("NAME", "mailadmin"))
 MAIL_DB_ROLE = env_str("MAIL_DB_ROLE", "mailserver")
 MAIL_DB_PASSWORD = env_str("MAIL_DB_PASSWORD", "")
@@ -257,7 +277,9 @@ MAIL_DOVECOT_HOST = env_str("MAIL_DOVECOT_HOST", "")
 MAIL_TLS_CERT = env_str("MAIL_TLS_CERT", "")
 MAIL_TLS_KEY = env_str("MAIL_TLS_KEY", "")
 # Mailbox password hashing: the scheme Dovecot reads from the {SCHEME} prefix, and its cost.
-MAIL_PASSWORD_SCHEME = env_str("MAIL_PASSWORD_SCHEME", "ARGON2ID")
+MAIL_PASSWORD_SCHEME = env_choice(
+    "MAIL_PASSWORD_SCHEME", "ARGON2ID", ["ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT"]
+)
 MAIL_ARGON2_TIME_COST = env_int("MAIL_ARGON2_TIME_COST", 3)
 MAIL_ARGON2_MEMORY_KIB = env_int("MAIL_ARGON2_MEMORY_KIB", 65536)
 MAIL_ARGON2_PARALLELISM = env_int("MAIL_ARGON2_PARALLELISM", 1)
@@ -274,5 +296,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]),
+    },
 }

@@ -7,11 +7,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-MIB = 1024**2
-GIB = 1024**3
-TIB = 1024**4
+from domains.units import FACTORS, MIB
+
+# The units a quota is typed in; reading and bounding sizes is domains.units' job.
 UNITS = [("MiB", "MiB"), ("GiB", "GiB"), ("TiB", "TiB")]
-FACTORS = {"MiB": MIB, "GiB": GIB, "TiB": TIB}
 
 
 class SizeWidget(forms.MultiWidget):

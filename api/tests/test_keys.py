@@ -12,16 +12,22 @@ from api.models import APIKey
 from api.services import api_key_create
 from api.tests.conftest import ApiClient, new_key
 from domains.models import Mailbox
+from domains.tests.helpers import make_alias
 
 pytestmark = pytest.mark.postgres
 
 
 def test_key_acts_as_its_owner(world):
+    # Every count differs from the others, so one standing in for another (aliases reported
+    # as mailboxes, say) fails.
+    make_alias(f"extra@{world.a.domains[0].name}", [f"user@{world.a.domains[0].name}"])
+    Mailbox.objects.filter(address=f"user@{world.a.domains[0].name}").update(quota_bytes=7)
     me = ApiClient(world.a.key).get("me/").json()
     assert me["username"] == "res-a"
     assert me["role"] == "reseller"
     assert me["reseller"]["id"] == world.a.reseller.pk
-    assert me["usage"] == {"domains": 3, "mailboxes": 4, "aliases": 4, "quota_bytes": 0}
+    assert me["usage"] == {"domains": 3, "mailboxes": 4, "aliases": 5, "quota_bytes": 7}
+    assert me["reseller"]["usage"] == me["usage"]
     assert me["api_key"]["prefix"] == world.a.key[:12]
 
 

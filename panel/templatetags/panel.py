@@ -3,11 +3,10 @@ import re
 from django import template
 from django.utils.translation import gettext as _
 
+from domains import units
 from domains.normalize import display_domain
 
 register = template.Library()
-
-_UNITS = (("PiB", 1024**5), ("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
 
 
 @register.filter
@@ -15,12 +14,7 @@ def size(value) -> str:
     """Bytes in binary units, as people read quotas: 1073741824 -> "1 GiB"."""
     if value in (None, ""):
         return ""
-    value = int(value)
-    for name, factor in _UNITS:
-        if value >= factor:
-            text = f"{value / factor:.1f}".removesuffix(".0")
-            return f"{text} {name}"
-    return f"{value} B"
+    return units.format_size(int(value))
 
 
 @register.filter

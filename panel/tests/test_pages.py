@@ -1,4 +1,4 @@
-"""The panel's read-only pages: each role sees exactly its own domains, foreign ones are a 404,
+"""The panel's pages: each role sees exactly its own domains, foreign ones are a 404,
 and lists cost a fixed number of queries however many rows they show."""
 
 import re
