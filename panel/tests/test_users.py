@@ -161,3 +161,12 @@ def test_deactivating_a_user_ends_its_session(reseller, pool):
     assert session.get("/domains/").status_code == 200
     browser(reseller).post(f"/users/{ana.pk}/toggle/", {"active": "0"})
     assert session.get("/domains/").status_code == 302  # back to the login page
+
+
+def test_resetting_your_own_password_keeps_this_session_only(superadmin):
+    here, elsewhere = browser(superadmin), browser(superadmin)
+    response = here.post(f"/users/{superadmin.pk}/password/", {"password": STRONG + "!"})
+    assert response.status_code == 302
+    assert User.objects.get(pk=superadmin.pk).check_password(STRONG + "!")
+    assert here.get("/users/").status_code == 200
+    assert elsewhere.get("/users/").status_code == 302  # to the login page

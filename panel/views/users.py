@@ -3,6 +3,7 @@ reseller its own pool's domain admins. Every write is an accounts service call; 
 through accounts.selectors.user_list, so another tenant's user is a 404."""
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -138,6 +139,8 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
             lambda: account_services.user_set_password(actor=actor, user=user, password=given),
         )
         if password is not None:
+            if user.pk == actor.pk:  # keep this session; the user's other sessions end
+                update_session_auth_hash(request, type(user).objects.get(pk=user.pk))
             messages.success(
                 request, _("The password of %(name)s was changed.") % {"name": user.username}
             )
