@@ -34,11 +34,14 @@ def percent(used, limit) -> int | None:
 @register.inclusion_tag("panel/usage.html")
 def usage(label, used, limit, in_bytes=False):
     share = percent(used, limit)
+    exact = units.percent_used(used, limit)
     return {
         "label": label,
         "used": used or 0,
         "limit": limit,
         "share": share,
+        # The figure says how far over a mailbox is (130%); only the bar stops at 100.
+        "shown": None if exact is None else int(exact),
         "level": "" if share is None else "high" if share >= 90 else "mid" if share >= 75 else "",
         "in_bytes": in_bytes,
     }

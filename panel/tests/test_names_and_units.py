@@ -98,3 +98,11 @@ def test_the_kind_of_a_domain_reads_in_romanian(books):
     page = text(client.get("/domains/", headers={"accept-language": "ro"}))
     assert "Căsuțe locale" in page and "Retransmis către următorul server" in page
     assert "următorul server <code>smtp:[mx.relay.example]:25</code>" in page
+
+
+def test_a_mailbox_over_its_quota_says_by_how_much(books):
+    client, domain, carol = books
+    QuotaUsage.objects.filter(mailbox=carol).update(bytes=5 * GIB)  # Dovecot counts past it
+    page = text(client.get(f"/domains/{domain.pk}/"))
+    assert "5 GiB / 4 GiB (125%)" in page
+    assert 'value="100"' in page  # the bar stops at full
