@@ -76,3 +76,11 @@ def register_host(**_kwargs) -> None:
     """A mail host's worker registers its host as soon as it is ready (beat's broadcast
     heartbeat keeps it alive afterwards)."""
     services.host_register_here()
+
+
+# The Postfix queue's tasks live beside these (helper queue's module); imported here so the
+# worker's autodiscovery (which imports `mailhost.tasks`) registers them too.
+try:
+    from mailhost import queue_tasks  # noqa: F401, E402
+except ImportError:
+    pass
