@@ -4,6 +4,8 @@ time-limited; `run_operation` retries transient failures with exponential backof
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import random
 
 from celery import shared_task
@@ -80,7 +82,5 @@ def register_host(**_kwargs) -> None:
 
 # The Postfix queue's tasks live beside these (helper queue's module); imported here so the
 # worker's autodiscovery (which imports `mailhost.tasks`) registers them too.
-try:
-    from mailhost import queue_tasks  # noqa: F401, E402
-except ImportError:
-    pass
+if importlib.util.find_spec("mailhost.queue_tasks") is not None:
+    importlib.import_module("mailhost.queue_tasks")
