@@ -8,8 +8,8 @@ output line by line from the subprocess's pipe, so memory does not depend on the
   up under `OTHER` ("(other)"), so a queue of a million distinct domains costs `cap` rows.
 - `queue_page()` keeps the requested page and a match count, nothing else (no cap on the queue:
   page 5,000 of a 1,000,000-message queue works, it just reads further).
-- `run_action()` selects ids from the same stream and writes them to `postsuper ... -` on
-  stdin while reading, so an action on a filter never holds the list of ids either.
+- `run_action()` selects ids from the same stream into a temporary file, then feeds that file to
+  `postsuper ... -` on stdin, so an action on a filter never holds the list of ids in memory.
 
 Only the commands in `ALLOWED` run, as argv lists (no shell); queue ids, queue names and filters
 are validated before any command is built (`QueueInputError` names the field).
@@ -40,6 +40,7 @@ MAX_REASON_LENGTH = 200
 MAX_PAGE_SIZE = 500
 MAX_FILTER_LENGTH = 254
 ACTIONS = ("flush", "hold", "release", "requeue", "delete")
+MAX_PASSES = 5  # walks of the queue for one hold/release/delete on a filter
 COMMAND_TIMEOUT = 600  # seconds: a hung postqueue/postsuper is killed, never waited on forever
 
 # Postfix queue ids: short (hex, enable_long_queue_ids=no) and long (base-52 time, "z", base-51
@@ -627,9 +628,7 @@ def run_action(
         ids: Iterable[str] = [validate_queue_id(queue_id)]
     else:
         assert flt is not None
-        source = entries(config_dir) if stream is None else stream
-        # Validated again: only a well-formed id may reach postsuper's stdin.
-        ids = (validate_queue_id(e.queue_id) for e in source if flt.matches(e))
+        ids = _select(config_dir, flt, action, stream)
 
     if action == "flush":
         # postqueue -i takes one id per run; flush(8) does the work asynchronously.
@@ -639,12 +638,55 @@ def run_action(
             if rc != 0:
                 raise QueueError(f"postqueue -i {qid} failed (exit {rc}): {output}")
             count += 1
-            if output:
+            if output and len(outputs) < 20:
                 outputs.append(output)
-        return ActionResult(action, count, None, "\n".join(outputs[:20]))
+        return ActionResult(action, count, None, "\n".join(outputs))
 
     option = POSTSUPER_OPTION[action]
-    rc, output, fed = _run(_argv("postsuper", config_dir, option, "-"), stdin_lines=ids)
-    if rc != 0:
-        raise QueueError(f"postsuper {option} failed (exit {rc}): {output}")
-    return ActionResult(action, fed, _affected(output), output[-4000:])
+    argv = _argv("postsuper", config_dir, option, "-")
+    if queue_id:
+        rc, output, fed = _run(argv, stdin_lines=ids)
+        if rc != 0:
+            raise QueueError(f"postsuper {option} failed (exit {rc}): {output}")
+        return ActionResult(action, fed, _affected(output), output[-4000:])
+
+    # Mail moves between queues while showq walks them (deferred -> active -> deferred), so one
+    # pass can miss a message. Hold, release and delete take the selected messages out of the
+    # next pass's reach, so passes repeat until one changes nothing (at most MAX_PASSES).
+    # Requeue gives messages new ids, so it runs once, like flush.
+    passes = MAX_PASSES if action in ("hold", "release", "delete") else 1
+    selected = affected = 0
+    outputs: list[str] = []
+    for _ in range(passes):
+        # Spool the selected ids to a file and act once the walk is over: moving or deleting
+        # queue files while showq walks the same directories would make it skip more of them.
+        with tempfile.TemporaryFile("w+") as spool:
+            for qid in _select(config_dir, flt, action, stream):
+                spool.write(qid + "\n")
+            spool.seek(0)
+            rc, output, fed = _run(argv, stdin_lines=(line.rstrip("\n") for line in spool))
+        if rc != 0:
+            raise QueueError(f"postsuper {option} failed (exit {rc}): {output}")
+        done = _affected(output)
+        selected += fed
+        affected += done
+        if output:
+            outputs.append(output)
+        if not done or stream is not None:
+            break
+    return ActionResult(action, selected, affected, "\n".join(outputs)[-4000:])
+
+
+def _select(
+    config_dir: str, flt: QueueFilter, action: str, stream: Iterable[QueueEntry] | None
+) -> Iterator[str]:
+    """Ids of the messages `action` applies to among those `flt` selects: hold skips held mail,
+    release takes only held mail. Each id is validated again before it reaches a command."""
+    source = entries(config_dir) if stream is None else stream
+    for entry in source:
+        if action == "hold" and entry.queue_name == "hold":
+            continue
+        if action == "release" and entry.queue_name != "hold":
+            continue
+        if flt.matches(entry):
+            yield validate_queue_id(entry.queue_id)
