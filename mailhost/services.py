@@ -271,7 +271,7 @@ def _host_mailconfig():
         running = mailstack.Stack.load(root)
         if running is None:
             raise OperationFailed(f"no mail stack at {root}")
-        return running.config()
+        return running.cfg
     return mailconfig.MailConfig.from_settings()
 
 
