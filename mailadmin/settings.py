@@ -212,6 +212,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailhost.quota_recalc_all",
         "schedule": crontab(hour=3, minute=17),
     },
+    # One snapshot of each host's Postfix queue a minute (routed to the host's queue), and
+    # the purge of those older than MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS.
+    "mailhost-queue-snapshot": {
+        "task": "mailhost.queue_snapshot_all",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "mailhost-queue-snapshot-purge": {"task": "mailhost.queue_snapshot_purge", "schedule": 3600.0},
     # Pending domains go live once their TXT record appears (issue 7).
     "domains-verify-pending": {"task": "domains.verify_pending", "schedule": 900.0},
 }
@@ -262,6 +270,10 @@ MAILADMIN_OPERATION_RETRY_BASE_SECONDS = env_int("MAILADMIN_OPERATION_RETRY_BASE
 MAILADMIN_OPERATION_KEEP_DAYS = env_int("MAILADMIN_OPERATION_KEEP_DAYS", 30)
 # A deleted mailbox's Maildir is kept this long (restorable), then purged.
 MAILADMIN_MAILDIR_RETENTION_DAYS = env_int("MAILADMIN_MAILDIR_RETENTION_DAYS", 30)
+# The Postfix queue: snapshots (one per host per minute) are kept this long; the panel waits
+# this many seconds for a host's worker to answer a queue list.
+MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS = env_int("MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS", 48)
+MAILADMIN_QUEUE_LIST_TIMEOUT = env_int("MAILADMIN_QUEUE_LIST_TIMEOUT", 20)
 
 # --- Tenant safety (docs/security.md) ---------------------------------------------------------
 # More names of this service (other MX hosts, the panel): each reserves its registrable domain,

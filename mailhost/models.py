@@ -85,6 +85,7 @@ class Operation(models.Model):
         MAILDIR_PURGE = "maildir_purge", _("Purge an archived Maildir")
         QUOTA_RECALC = "quota_recalc", _("Recalculate quota")
         QUOTA_WARN = "quota_warn", _("Deliver a quota warning")
+        QUEUE_ACTION = "queue_action", _("Act on the Postfix queue")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -162,3 +163,7 @@ class QuotaWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox_id}: {self.level}%"
+
+
+# The Postfix queue's snapshots (helper queue's module), registered with this app.
+from mailhost.queue_models import QueueSnapshot  # noqa: E402, F401
