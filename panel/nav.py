@@ -21,6 +21,7 @@ NAV = [
     NavItem("reseller_list", _("Resellers"), ("superadmin",)),
     NavItem("reseller_list", _("My pool"), ("reseller",)),
     NavItem("audit_log", _("Audit log")),
+    NavItem("queue_overview", _("Mail queue"), ("superadmin",)),
     NavItem("api_keys", _("API keys")),
 ]
 

@@ -3,7 +3,7 @@ so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern 
 
 from django.urls import path
 
-from panel.views import domains, mailboxes, owner, people
+from panel.views import domains, mailboxes, owner, people, queue
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -40,6 +40,10 @@ urlpatterns = [
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
+    path("queue/", queue.queue_overview, name="queue_overview"),
+    path("queue/<int:pk>/", queue.queue_host, name="queue_host"),
+    path("queue/<int:pk>/messages/", queue.queue_messages, name="queue_messages"),
+    path("queue/<int:pk>/action/", queue.queue_action, name="queue_action"),
     # The mailbox owner's own pages.
     path("mailbox/login/", owner.owner_login, name="owner_login"),
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),
