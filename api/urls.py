@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from api import docs, views
+from api import docs, queue, views
 
 router = SimpleRouter()
 router.register("domains", views.DomainViewSet, basename="domain")
@@ -19,6 +19,14 @@ urlpatterns = [
     path("schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("docs/", docs.DocsView.as_view(), name="api-docs"),
     *router.urls,
+    path("queue/", queue.QueueOverviewView.as_view(), name="api-queue"),
+    path("queue/hosts/<int:pk>/", queue.QueueHostView.as_view(), name="api-queue-host"),
+    path(
+        "queue/hosts/<int:pk>/messages/",
+        queue.QueueMessagesView.as_view(),
+        name="api-queue-messages",
+    ),
+    path("queue/hosts/<int:pk>/actions/", queue.QueueActionView.as_view(), name="api-queue-action"),
     # Anything else under /api/v1/ is a JSON 404, not the HTML page of the site.
     re_path(r"^.*$", views.NotFoundView.as_view(), name="api-not-found"),
 ]
