@@ -24,7 +24,7 @@ class Line:
 class Chart:
     lines: list[Line]
     y_ticks: list[tuple[float, int]]  # (y, value)
-    x_ticks: list[tuple[float, str]]  # (x, label)
+    x_ticks: list[tuple[float, str, str]]  # (x, label, text-anchor)
     width: int = WIDTH
     height: int = HEIGHT
     left: int = LEFT
@@ -73,5 +73,6 @@ def line_chart(rows: list[dict], fields: tuple[str, ...], key: str = "taken_at")
     for i in range(5):
         t = t0 + span * i / 4
         moment = timezone.localtime(datetime.fromtimestamp(t, tz=timezone.get_current_timezone()))
-        x_ticks.append((round(LEFT + plot_w * i / 4, 1), date_format(moment, "H:i")))
+        anchor = "start" if i == 0 else "end" if i == 4 else "middle"  # stay inside the box
+        x_ticks.append((round(LEFT + plot_w * i / 4, 1), date_format(moment, "H:i"), anchor))
     return Chart(lines=lines, y_ticks=y_ticks, x_ticks=x_ticks)
