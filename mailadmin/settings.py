@@ -198,7 +198,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_BEAT_SCHEDULE = {
     # Operations whose message never left (broker down) or was lost are sent again.
-    "mailhost-sweep": {"task": "mailhost.sweep", "schedule": 60.0},
+    "mailhost-sweep": {
+        "task": "mailhost.sweep",
+        "schedule": float(env_int("MAILADMIN_SWEEP_SECONDS", 60)),
+    },
     # Every connected worker refreshes its host's heartbeat (broadcast queue).
     "mailhost-heartbeat": {
         "task": "mailhost.heartbeat",

@@ -95,7 +95,7 @@ class Worker:
             "MAILADMIN_OPERATION_RETRY_BASE_SECONDS": "1",
             **(extra_env or {}),
         }
-        queues = f"host.{name},mailhost,broadcast"
+        queues = f"host.{name},mailhost,broadcast,celery"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
