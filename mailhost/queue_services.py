@@ -4,6 +4,7 @@ run by the host's worker). The reading and the commands are in mailhost/queue.py
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,12 +155,19 @@ def queue_page_remote(
             raise queue.QueueInputError("page_size", f"Between 1 and {queue.MAX_PAGE_SIZE}.")
     except queue.QueueInputError as exc:
         raise as_validation_error(exc) from exc
+    if host.is_down:
+        # Its worker would not answer: say so now rather than after the timeout.
+        raise QueueUnavailable(f"{host.name} is down: its worker has not reported recently.")
     timeout = settings.MAILADMIN_QUEUE_LIST_TIMEOUT
     try:
         result = queue_page.apply_async(
             args=[host.pk, filters, page, page_size], queue=host.queue, expires=timeout
         )
-        return result.get(timeout=timeout, propagate=True)
+        try:
+            return result.get(timeout=timeout, propagate=True)
+        finally:
+            with contextlib.suppress(Exception):  # the page is read once: drop it from Redis
+                result.forget()
     except (OperationFailed, TransientError, queue.QueueError) as exc:
         raise QueueUnavailable(str(exc)) from exc
     except Exception as exc:  # broker down, timeout, no result backend: say so, never a 500

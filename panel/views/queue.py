@@ -104,7 +104,6 @@ def queue_messages(request: HttpRequest, pk: int) -> HttpResponse:
     except ValueError:
         number = 1
     if host.is_down:
-        # Its worker would not answer: say so now rather than after the timeout.
         error = _("%(host)s is down: its worker has not reported recently.") % {"host": host.name}
     elif form.is_valid():
         try:
