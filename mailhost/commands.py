@@ -59,6 +59,17 @@ ALLOWED = {
         "-u",
         _address(user),
     ],
+    "doveadm_quota_get": lambda f, user: [
+        stack._bin("doveadm"),
+        "-f",
+        "tab",
+        "-c",
+        _path(f, "dovecot_conf"),
+        "quota",
+        "get",
+        "-u",
+        _address(user),
+    ],
     "doveadm_quota_recalc_all": lambda f: [
         stack._bin("doveadm"),
         "-c",

@@ -445,7 +445,11 @@ def _quota_recalc(op: Operation) -> str:
         proc = commands.run("doveadm_quota_recalc_all", dovecot_conf)
     if proc.returncode != 0:
         raise OperationFailed(f"doveadm quota recalc failed:\n{commands.output(proc)}")
-    return commands.output(proc) or "recalculated"
+    if not address:
+        return commands.output(proc) or "recalculated every user"
+    # What Dovecot counts now (the panel's copy follows at the mailbox's next change).
+    proc = commands.run("doveadm_quota_get", dovecot_conf, address)
+    return commands.output(proc)
 
 
 @transaction.atomic
