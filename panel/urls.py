@@ -3,7 +3,7 @@ so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern 
 
 from django.urls import path
 
-from panel.views import domains, mailboxes, owner, people
+from panel.views import domains, hosts, mailboxes, owner, people
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("mailboxes/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
     path("mailboxes/<int:pk>/toggle/", mailboxes.mailbox_toggle, name="mailbox_toggle"),
     path("mailboxes/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
+    path("mailboxes/<int:pk>/rename/", mailboxes.mailbox_rename, name="mailbox_rename"),
     path(
         "mailboxes/<int:pk>/senders/new/", mailboxes.sender_grant_create, name="sender_grant_create"
     ),
@@ -40,6 +41,13 @@ urlpatterns = [
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
+    # Mail hosts and their operations (superadmins).
+    path("hosts/", hosts.host_list, name="host_list"),
+    path("hosts/reload/", hosts.host_reload_all, name="host_reload_all"),
+    path("hosts/<int:pk>/reload/", hosts.host_reload, name="host_reload"),
+    path("operations/", hosts.operation_list, name="operation_list"),
+    path("operations/<int:pk>/retry/", hosts.operation_retry, name="operation_retry"),
+    path("archives/<int:pk>/restore/", hosts.archive_restore, name="archive_restore"),
     # The mailbox owner's own pages.
     path("mailbox/login/", owner.owner_login, name="owner_login"),
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),
