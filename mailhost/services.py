@@ -453,11 +453,20 @@ def _quota_recalc(op: Operation) -> str:
 
 
 @transaction.atomic
-def quota_recalc_request(*, actor, address: str | None) -> int:
-    hosts = [h for h in _maildir_hosts()] or None
-    args = {"address": address} if address else {}
+def quota_recalc_request(*, actor, address: str | None) -> list[Operation]:
+    """`doveadm quota recalc` for one mailbox (by its address) or for all, on every host that
+    stores mail."""
+    args = {}
+    if address:
+        mailbox = Mailbox.objects.filter(address=address.strip().lower()).first()
+        if mailbox is None:
+            raise ValidationError({"address": [f"There is no mailbox {address}."]})
+        args = {"address": mailbox.address, "mailbox_id": mailbox.pk}
+    hosts = _maildir_hosts() or None
     ops = dispatch.record_broadcast(Kind.QUOTA_RECALC, hosts=hosts, args=args, actor=actor)
-    return len(ops)
+    for op in ops:
+        audit_record(actor=actor, action="operation.quota_recalc", obj=op, changes=args)
+    return ops
 
 
 def _quota_warn(op: Operation) -> str:
