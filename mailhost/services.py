@@ -295,7 +295,9 @@ def _vmail() -> Path:
 
 def _under_vmail(rel: str) -> Path:
     root = _vmail().resolve()
-    path = (root / rel.strip("/")).resolve()
+    if not rel or rel.startswith("/"):
+        raise OperationFailed(f"refusing a path outside the vmail root: {rel!r}")
+    path = (root / rel.rstrip("/")).resolve()
     if path == root or root not in path.parents:
         raise OperationFailed(f"refusing a path outside the vmail root: {rel!r}")
     return path
