@@ -95,7 +95,7 @@ def test_only_allowlisted_commands_with_checked_arguments():
         commands.run("rm", "-rf", "/")
     with pytest.raises(commands.CommandRefused):
         commands.run("postfix_check", "relative/dir")
-    for bad in ("a@b; rm -rf /", "-A", "x@y z", "$(id)@x.example"):
+    for bad in ("a@b; rm -rf /", "-A", "-A@x.example", "x@y z", "$(id)@x.example"):
         with pytest.raises(commands.CommandRefused):
             commands.ALLOWED["doveadm_kick"]("/etc/dovecot/dovecot.conf", bad)
 
