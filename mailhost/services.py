@@ -27,6 +27,8 @@ Kind = Operation.Kind
 State = Operation.State
 ARCHIVE_DIR = ".archive"
 QUOTA_LEVELS = (95, 80)
+# Longer than a task's hard time limit (mailhost.tasks.LIMITS): a run older than this is dead.
+RUNNING_GRACE_SECONDS = 330
 
 
 class OperationFailed(Exception):
@@ -91,6 +93,14 @@ def operation_run(*, operation_id: int, final_attempt: bool = False) -> str:
         op = Operation.objects.select_for_update().filter(pk=operation_id).first()
         if op is None or op.state in (State.DONE, State.FAILED):
             return "skipped"
+        if (
+            op.state == State.RUNNING
+            and op.started_at
+            and op.started_at > timezone.now() - (timedelta(seconds=RUNNING_GRACE_SECONDS))
+        ):
+            # A duplicate message while another worker runs it: that run's result counts. Past
+            # the hard time limit the other worker is gone, and this one takes over.
+            return "running elsewhere"
         op.state = State.RUNNING
         op.attempts += 1
         op.started_at = timezone.now()

@@ -82,6 +82,12 @@ def test_the_sweep_resends_what_was_never_sent(monkeypatch):
     assert young.pk not in sent
 
 
+def test_a_duplicate_message_does_not_run_an_operation_twice():
+    running = Operation.objects.create(kind="reload", state="running", started_at=timezone.now())
+    assert services.operation_run(operation_id=running.pk) == "running elsewhere"
+    assert Operation.objects.get(pk=running.pk).attempts == 0
+
+
 def test_a_finished_operation_is_not_run_again_nor_retried():
     op = Operation.objects.create(kind="reload", state="done")
     assert services.operation_run(operation_id=op.pk) == "skipped"
