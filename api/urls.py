@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from api import docs, queue, views
+from api import docs, hosts, queue, views
 
 router = SimpleRouter()
 router.register("domains", views.DomainViewSet, basename="domain")
@@ -13,6 +13,10 @@ router.register("sender-identities", views.SenderIdentityViewSet, basename="send
 router.register("quota-usage", views.QuotaUsageViewSet, basename="quota-usage")
 router.register("resellers", views.ResellerViewSet, basename="reseller")
 router.register("api-keys", views.APIKeyViewSet, basename="api-key")
+# Mail hosts and their work (superadmins only: 403 for every other caller).
+router.register("hosts", hosts.HostViewSet, basename="host")
+router.register("operations", hosts.OperationViewSet, basename="operation")
+router.register("maildir-archives", hosts.ArchiveViewSet, basename="maildir-archive")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),

@@ -10,7 +10,7 @@ from pathlib import Path
 from mailhost import stack
 
 # An address as the panel stores it (already normalised); anything else never reaches argv.
-ADDRESS_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[a-z0-9.-]{1,253}$")
+ADDRESS_RE = re.compile(r"^(?!-)[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[a-z0-9.-]{1,253}$")
 TIMEOUT = 120
 
 
@@ -56,6 +56,17 @@ ALLOWED = {
         _path(f, "dovecot_conf"),
         "quota",
         "recalc",
+        "-u",
+        _address(user),
+    ],
+    "doveadm_quota_get": lambda f, user: [
+        stack._bin("doveadm"),
+        "-f",
+        "tab",
+        "-c",
+        _path(f, "dovecot_conf"),
+        "quota",
+        "get",
         "-u",
         _address(user),
     ],

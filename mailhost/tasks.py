@@ -53,7 +53,7 @@ def purge_archives() -> int:
 
 @shared_task(name="mailhost.quota_recalc_all", acks_late=True, **LIMITS)
 def quota_recalc_all() -> int:
-    return services.quota_recalc_request(actor=None, address=None)
+    return len(services.quota_recalc_request(actor=None, address=None))
 
 
 @shared_task(name="mailhost.quota_check", acks_late=True, **LIMITS)

@@ -171,6 +171,17 @@ class PasswordResetForm(forms.Form):
     )
 
 
+class MailboxRenameForm(forms.Form):
+    address = forms.CharField(
+        label=_("New address"),
+        max_length=320,
+        help_text=_(
+            "The mail moves with it; until the move is done, mail for it waits in the sender's "
+            "queue."
+        ),
+    )
+
+
 class SenderGrantForm(forms.Form):
     address = forms.CharField(
         label=_("May also send as"),

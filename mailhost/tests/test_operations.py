@@ -220,3 +220,20 @@ def test_a_mailbox_recreated_while_its_archive_is_pending_waits_for_it(worker, m
     again.refresh_from_db()
     assert again.maildir_busy is False
     assert mail_stack.messages(address) == []
+
+
+def test_push_config_writes_what_mailconfig_renders_then_reloads(worker, mail_stack):
+    main_cf = mail_stack.postfix_dir / "main.cf"
+    rendered = main_cf.read_text()
+    main_cf.write_text(rendered + "\n# a stale local edit\n")
+    before = reloads(mail_stack.postfix_log)
+    with broker(worker.broker_url):
+        (op,) = services().reload_request(actor=None, host=host(), push_config=True)
+    wait_operations([op.pk])
+    op.refresh_from_db()
+    assert op.kind == "push_config"
+    assert op.state == "done", op.last_error
+    assert main_cf.read_text() == rendered  # the generator's output again
+    wait_for(
+        lambda: reloads(mail_stack.postfix_log) > before, timeout=20, what="postfix reload logged"
+    )

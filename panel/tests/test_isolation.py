@@ -19,7 +19,6 @@ from api.services import api_key_create
 from domains import services
 from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
-from mailhost.models import MailHost
 
 pytestmark = pytest.mark.django_db
 MISSING = 2_000_000_000
@@ -46,6 +45,7 @@ PROBES = {
     "mailbox_password": "mailbox",
     "mailbox_toggle": "mailbox",
     "mailbox_delete": "mailbox",
+    "mailbox_rename": "mailbox",
     "sender_grant_create": "mailbox",
     "sender_grant_delete": "grant",
     "alias_edit": "alias",
@@ -54,11 +54,20 @@ PROBES = {
     "reseller_edit": "reseller",
     "reseller_toggle": "reseller",
     "api_key_revoke": "api_key",
-    # Superadmin-only pages naming a mail host (test_queue_pages.py shows superadmins reach them).
-    "queue_overview": None,
-    "queue_host": "host",
-    "queue_messages": "host",
-    "queue_action": "host",
+}
+# Superadmin-only pages (mail hosts and their operations): every other role gets the 404 a
+# missing page gets (test_superadmin_pages_are_404_for_everyone_else).
+SUPERADMIN_PAGES = {
+    "host_list",
+    "host_reload_all",
+    "host_reload",
+    "operation_list",
+    "operation_retry",
+    "archive_restore",
+    "queue_overview",
+    "queue_host",
+    "queue_messages",
+    "queue_action",
 }
 # Named URLs that hold no tenant data: logging in and out, the owner's own pages (they act only
 # on the logged-in mailbox, test_owner.py), the language switch and the health check.
@@ -114,8 +123,6 @@ class Tenant:
     api_key: APIKey
 
     def pk_of(self, kind: str) -> int:
-        if kind == "host":  # hosts belong to no tenant: every non-superadmin gets a 404
-            return MailHost.objects.get_or_create(name="probe-host")[0].pk
         return getattr(self, kind).pk
 
 
@@ -190,9 +197,10 @@ def snapshot(t: Tenant) -> dict:
 
 def test_every_url_has_a_probe():
     names = {name for _route, name in site_patterns()}
-    unknown = names - set(PROBES) - NOT_TENANT_PAGES
+    unknown = names - set(PROBES) - NOT_TENANT_PAGES - SUPERADMIN_PAGES
     assert not unknown, f"web URLs without an isolation probe: {sorted(unknown)}: add them"
     assert not set(PROBES) - names, "probes for URLs that are gone"
+    assert not SUPERADMIN_PAGES - names, "superadmin pages that are gone"
 
 
 def _url(route: str, pk: int | None) -> str:
@@ -270,7 +278,35 @@ def test_the_probes_reach_the_attackers_own_objects(world):
     client.force_login(own.user)
     for route, name in site_patterns():
         kind = PROBES.get(name, "skip")
-        if kind in (None, "skip", "host") or name in ("reseller_edit", "reseller_toggle"):
+        if kind in (None, "skip") or name in ("reseller_edit", "reseller_toggle"):
             continue
         response = client.get(_url(route, own.pk_of(kind)))
         assert response.status_code in (200, 405), (name, response.status_code)
+
+
+def test_superadmin_pages_are_404_for_everyone_else(world, superadmin):
+    from mailhost.models import ArchivedMaildir, MailHost, Operation
+
+    host = MailHost.objects.create(name="mx-probe")
+    op = Operation.objects.create(kind="reload", host=host, state="failed", last_error="boom")
+    archive = ArchivedMaildir.objects.create(
+        address="gone@a1.example", host=host, path=".archive/x/", purge_after="2099-01-01T00:00Z"
+    )
+    pk_for = {"host_reload": host.pk, "operation_retry": op.pk, "archive_restore": archive.pk}
+    pk_for |= dict.fromkeys(("queue_host", "queue_messages", "queue_action"), host.pk)
+    routes = [(route, name) for route, name in site_patterns() if name in SUPERADMIN_PAGES]
+    for tag in ("a", "admin1"):
+        client = Client()
+        client.force_login(world[tag].user)
+        for route, name in routes:
+            url = _url(route, pk_for.get(name))
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                assert response.status_code == 404, (tag, method, url, response.status_code)
+    op.refresh_from_db()
+    assert op.state == "failed"  # nothing was retried
+    admin = Client()
+    admin.force_login(superadmin)
+    page = admin.get("/operations/?state=failed").content.decode()
+    assert "boom" in page and f'"/operations/{op.pk}/retry/"' in page
+    assert "mx-probe" in admin.get("/hosts/").content.decode()

@@ -132,8 +132,8 @@ def queue_messages(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "panel/queue_messages.html", context)
 
 
+@role_view("superadmin")  # first: anyone else gets the 404 of a missing page, even on GET
 @require_POST
-@role_view("superadmin")
 def queue_action(request: HttpRequest, pk: int) -> HttpResponse:
     host = _host(pk)
     form = QueueActionForm(request.POST)
