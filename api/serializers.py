@@ -322,6 +322,10 @@ def _usage(mailbox: Mailbox):
     return {"bytes": usage.bytes, "messages": usage.messages, "updated_at": usage.updated_at}
 
 
+class MailboxRenameSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=320)
+
+
 class MailboxSerializer(serializers.ModelSerializer):
     domain = serializers.CharField(source="domain.name", read_only=True)
     address_unicode = serializers.SerializerMethodField(
@@ -352,6 +356,7 @@ class MailboxSerializer(serializers.ModelSerializer):
             "keep_copy",
             "forward_to",
             "usage",
+            "maildir_busy",
             "created",
             "modified",
         ]

@@ -283,6 +283,18 @@ class MailboxViewSet(
         services.mailbox_delete(actor=request.user, mailbox=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        request=serializers.MailboxRenameSerializer, responses={200: serializers.MailboxSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def rename(self, request, *args, **kwargs):
+        """A new address in the same domain. The Maildir moves on the mail hosts; until then
+        `maildir_busy` is true and mail for it waits (4xx) in the sender's queue."""
+        mailbox = self.get_object()
+        data = self.validated(serializers.MailboxRenameSerializer)
+        services.mailbox_rename(actor=request.user, mailbox=mailbox, address=data["address"])
+        return self.respond(mailbox)
+
 
 class QuotaUsageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     """Quota usage per mailbox as Dovecot last reported it (zero until it has)."""

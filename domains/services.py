@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from domains import limits, routing, units, verification
+from domains import hostwork, limits, routing, units, verification
 from domains.models import (
     Alias,
     AliasDomain,
@@ -23,6 +23,7 @@ from domains.models import (
     Domain,
     Mailbox,
     MailboxForward,
+    QuotaUsage,
     RelayRecipient,
     SenderGrant,
     maildir_for,
@@ -544,6 +545,9 @@ def mailbox_create(
         allow_smtp=allow_smtp,
         keep_copy=bool(keep_copy),
         maildir=maildir_for(local, domain.name),
+        # A deleted mailbox of this address may still be being archived: wait for it, so the
+        # new owner starts with an empty Maildir.
+        maildir_busy=hostwork.address_pending(address),
     )
     _insert(mailbox, "address", f"{address} already exists.")
     changes: dict[str, Any] = {"address": address, "quota_bytes": quota}
@@ -688,7 +692,56 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
         audit_record(actor=actor, action="alias.delete", obj=alias, changes={"reason": "empty"})
     emptied.delete()
     audit_record(actor=actor, action="mailbox.delete", obj=mailbox)
+    # The Maildir is archived on the mail hosts (restorable for a while), not left for the
+    # next owner of the address.
+    hostwork.request(
+        kind=hostwork.MAILDIR_ARCHIVE,
+        actor=actor,
+        address=mailbox.address,
+        args={"maildir": mailbox.maildir},
+    )
     mailbox.delete()
+
+
+@transaction.atomic
+def mailbox_rename(*, actor, mailbox: Mailbox, address: str) -> Mailbox:
+    """Give a mailbox a new address in one of the actor's domains. Its Maildir moves on the mail
+    hosts; until that is done the lookups answer a temporary failure for it (`maildir_busy`),
+    so mail waits in the sender's queue instead of landing in a directory being moved."""
+    ensure_can_manage_domain(actor, mailbox.domain)
+    local, domain_name = _normalized("address", split_address, address)
+    domain = _local_domain(domain_name, "address", actor)
+    ensure_can_manage_domain(actor, domain)
+    new_address = f"{local}@{domain_name}"
+    mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    if new_address == mailbox.address:
+        return mailbox
+    if domain.pk != mailbox.domain_id:
+        raise _field_error("address", "A mailbox can be renamed within its own domain only.")
+    if _address_taken(new_address) or hostwork.address_pending(new_address):
+        raise _field_error("address", f"{new_address} already exists.", code="duplicate")
+    old_address, old_maildir = mailbox.address, mailbox.maildir
+    mailbox.local_part = local
+    mailbox.address = new_address
+    mailbox.maildir = maildir_for(local, domain.name)
+    mailbox.maildir_busy = True
+    _insert(mailbox, "address", f"{new_address} already exists.")
+    # What pointed at the old address follows it; Dovecot's usage row is keyed by it too.
+    AliasRecipient.objects.filter(address=old_address).update(address=new_address)
+    QuotaUsage.objects.filter(mailbox=mailbox).update(username=new_address)
+    hostwork.request(
+        kind=hostwork.MAILDIR_MOVE,
+        actor=actor,
+        address=new_address,
+        args={"from": old_maildir, "to": mailbox.maildir, "old_address": old_address},
+    )
+    audit_record(
+        actor=actor,
+        action="mailbox.rename",
+        obj=mailbox,
+        changes={"address": new_address, "from": old_address},
+    )
+    return mailbox
 
 
 # --- Aliases ------------------------------------------------------------------------------------

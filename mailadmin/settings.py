@@ -4,6 +4,7 @@ environment; the defaults give a newcomer a working panel on SQLite with eager t
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -198,6 +199,43 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a killed worker's task goes back to the queue
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A message not acknowledged within this time is handed out again (Redis transport): longer
+# than the longest task (tasks.LIMITS) plus the longest retry countdown.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_BEAT_SCHEDULE = {
+    # Operations whose message never left (broker down) or was lost are sent again.
+    "mailhost-sweep": {
+        "task": "mailhost.sweep",
+        "schedule": float(env_int("MAILADMIN_SWEEP_SECONDS", 60)),
+    },
+    # Every connected worker refreshes its host's heartbeat (broadcast queue).
+    "mailhost-heartbeat": {
+        "task": "mailhost.heartbeat",
+        "schedule": 30.0,
+        "options": {"queue": "broadcast", "expires": 30},
+    },
+    "mailhost-purge-archives": {"task": "mailhost.purge_archives", "schedule": 3600.0},
+    "mailhost-purge-operations": {"task": "mailhost.purge_operations", "schedule": 86400.0},
+    "mailhost-quota-check": {"task": "mailhost.quota_check", "schedule": 300.0},
+    "mailhost-quota-recalc-nightly": {
+        "task": "mailhost.quota_recalc_all",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    # One snapshot of each host's Postfix queue a minute (routed to the host's queue), and
+    # the purge of those older than MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS.
+    "mailhost-queue-snapshot": {
+        "task": "mailhost.queue_snapshot_all",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "mailhost-queue-snapshot-purge": {"task": "mailhost.queue_snapshot_purge", "schedule": 3600.0},
+    # Pending domains go live once their TXT record appears (issue 7).
+    "domains-verify-pending": {"task": "domains.verify_pending", "schedule": 900.0},
+}
 
 # A shared cache (API throttle counters) when Redis is configured; per-process memory otherwise.
 if REDIS_URL:
@@ -233,6 +271,27 @@ MAIL_VMAIL_ROOT = env_str("MAIL_VMAIL_ROOT", "/var/vmail")
 MAIL_UID = env_int("MAIL_UID", 5000)
 MAIL_GID = env_int("MAIL_GID", 5000)
 MAIL_HOSTNAME = env_str("MAIL_HOSTNAME", "mail.example.net")
+
+# --- Mail-host operations (mailhost/, docs/architecture.md) ----------------------------------
+# Set on a mail host's worker: who it is and what it serves. Empty on the panel.
+MAILHOST_NAME = env_str("MAILHOST_NAME")
+MAILHOST_ROLE = env_str("MAILHOST_ROLE", "mail")  # mail (Postfix+Dovecot), mx, store
+MAILHOST_POSTFIX_DIR = env_str("MAILHOST_POSTFIX_DIR")  # postfix -c DIR
+MAILHOST_DOVECOT_CONF = env_str("MAILHOST_DOVECOT_CONF")  # doveadm -c FILE
+MAILHOST_STACK_ROOT = env_str("MAILHOST_STACK_ROOT")  # a `manage.py mailstack` instance
+# A host whose worker has been silent this long shows as down.
+MAILADMIN_HOST_DOWN_SECONDS = env_int("MAILADMIN_HOST_DOWN_SECONDS", 120)
+# A pending operation sent this long ago without running is sent again by the sweep.
+MAILADMIN_OPERATION_RESEND_SECONDS = env_int("MAILADMIN_OPERATION_RESEND_SECONDS", 900)
+MAILADMIN_OPERATION_MAX_RETRIES = env_int("MAILADMIN_OPERATION_MAX_RETRIES", 6)
+MAILADMIN_OPERATION_RETRY_BASE_SECONDS = env_int("MAILADMIN_OPERATION_RETRY_BASE_SECONDS", 5)
+MAILADMIN_OPERATION_KEEP_DAYS = env_int("MAILADMIN_OPERATION_KEEP_DAYS", 30)
+# A deleted mailbox's Maildir is kept this long (restorable), then purged.
+MAILADMIN_MAILDIR_RETENTION_DAYS = env_int("MAILADMIN_MAILDIR_RETENTION_DAYS", 30)
+# The Postfix queue: snapshots (one per host per minute) are kept this long; the panel waits
+# this many seconds for a host's worker to answer a queue list.
+MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS = env_int("MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS", 48)
+MAILADMIN_QUEUE_LIST_TIMEOUT = env_int("MAILADMIN_QUEUE_LIST_TIMEOUT", 20)
 
 # --- Tenant safety (docs/security.md) ---------------------------------------------------------
 # More names of this service (other MX hosts, the panel): each reserves its registrable domain,

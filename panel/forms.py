@@ -191,6 +191,17 @@ class PasswordResetForm(forms.Form):
     )
 
 
+class MailboxRenameForm(forms.Form):
+    address = forms.CharField(
+        label=_("New address"),
+        max_length=320,
+        help_text=_(
+            "The mail moves with it; until the move is done, mail for it waits in the sender's "
+            "queue."
+        ),
+    )
+
+
 class SenderGrantForm(forms.Form):
     address = forms.CharField(
         label=_("May also send as"),
@@ -412,3 +423,59 @@ class UserEditForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not is_domain_admin:
             del self.fields["domains"]
+# --- The Postfix queue (superadmins) -----------------------------------------------------------
+
+QUEUE_CHOICES = [
+    ("", _("All queues")),
+    ("incoming", _("incoming")),
+    ("active", _("active")),
+    ("deferred", _("deferred")),
+    ("hold", _("hold")),
+    ("maildrop", _("maildrop")),
+    ("corrupt", _("corrupt")),
+]
+QUEUE_ACTION_CHOICES = [
+    ("flush", _("Flush (try now)")),
+    ("hold", _("Hold")),
+    ("release", _("Release")),
+    ("requeue", _("Requeue")),
+    ("delete", _("Delete")),
+]
+QUEUE_FILTER_FIELDS = (
+    "queue",
+    "search",
+    "sender",
+    "recipient",
+    "sender_domain",
+    "recipient_domain",
+)
+
+
+class QueueFilterForm(forms.Form):
+    """The list's search; mailhost.queue validates the values (the service names the field)."""
+
+    queue = forms.ChoiceField(label=_("Queue"), choices=QUEUE_CHOICES, required=False)
+    search = forms.CharField(label=_("Search"), required=False, max_length=254)
+    sender = forms.CharField(label=_("Sender contains"), required=False, max_length=254)
+    recipient = forms.CharField(label=_("Recipient contains"), required=False, max_length=254)
+    sender_domain = forms.CharField(label=_("Sender domain"), required=False, max_length=253)
+    recipient_domain = forms.CharField(label=_("Recipient domain"), required=False, max_length=253)
+
+    def filters(self) -> dict[str, str]:
+        return {f: v for f in QUEUE_FILTER_FIELDS if (v := self.cleaned_data.get(f))}
+
+
+class QueueActionForm(QueueFilterForm):
+    """An action on one message (`queue_id`) or on every message the filter fields select."""
+
+    action = forms.ChoiceField(label=_("Action"), choices=QUEUE_ACTION_CHOICES)
+    queue_id = forms.CharField(label=_("Queue id"), required=False, max_length=40)
+    confirm = forms.BooleanField(
+        label=_("Yes, delete every message this filter selects"), required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == "delete" and not data.get("queue_id") and not data.get("confirm"):
+            self.add_error("confirm", _("Confirm the deletion of every selected message."))
+        return data

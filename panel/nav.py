@@ -22,6 +22,9 @@ NAV = [
     NavItem("reseller_list", _("My pool"), ("reseller",)),
     NavItem("user_list", _("Users"), ("superadmin", "reseller")),
     NavItem("audit_log", _("Audit log")),
+    NavItem("queue_overview", _("Mail queue"), ("superadmin",)),
+    NavItem("host_list", _("Mail hosts"), ("superadmin",)),
+    NavItem("operation_list", _("Operations"), ("superadmin",)),
     NavItem("api_keys", _("API keys")),
 ]
 

@@ -3,7 +3,7 @@ so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern 
 
 from django.urls import path
 
-from panel.views import domains, mailboxes, owner, people, users
+from panel.views import domains, hosts, mailboxes, owner, people, queue, users
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -26,6 +26,7 @@ urlpatterns = [
     path("mailboxes/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
     path("mailboxes/<int:pk>/toggle/", mailboxes.mailbox_toggle, name="mailbox_toggle"),
     path("mailboxes/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
+    path("mailboxes/<int:pk>/rename/", mailboxes.mailbox_rename, name="mailbox_rename"),
     path(
         "mailboxes/<int:pk>/senders/new/", mailboxes.sender_grant_create, name="sender_grant_create"
     ),
@@ -46,6 +47,17 @@ urlpatterns = [
     path("users/<int:pk>/password/", users.user_password, name="user_password"),
     path("users/<int:pk>/toggle/", users.user_toggle, name="user_toggle"),
     path("users/<int:pk>/delete/", users.user_delete, name="user_delete"),
+    path("queue/", queue.queue_overview, name="queue_overview"),
+    path("queue/<int:pk>/", queue.queue_host, name="queue_host"),
+    path("queue/<int:pk>/messages/", queue.queue_messages, name="queue_messages"),
+    path("queue/<int:pk>/action/", queue.queue_action, name="queue_action"),
+    # Mail hosts and their operations (superadmins).
+    path("hosts/", hosts.host_list, name="host_list"),
+    path("hosts/reload/", hosts.host_reload_all, name="host_reload_all"),
+    path("hosts/<int:pk>/reload/", hosts.host_reload, name="host_reload"),
+    path("operations/", hosts.operation_list, name="operation_list"),
+    path("operations/<int:pk>/retry/", hosts.operation_retry, name="operation_retry"),
+    path("archives/<int:pk>/restore/", hosts.archive_restore, name="archive_restore"),
     # The mailbox owner's own pages.
     path("mailbox/login/", owner.owner_login, name="owner_login"),
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),

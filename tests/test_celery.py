@@ -28,6 +28,27 @@ def redis_url():
     return REDIS_URL
 
 
+EXPECTED_TASKS = {
+    "mailhost.run_operation",
+    "mailhost.sweep",
+    "mailhost.heartbeat",
+    "mailhost.purge_archives",
+    "mailhost.purge_operations",
+    "mailhost.quota_check",
+    "mailhost.quota_recalc_all",
+    "domains.verify_pending",
+}
+
+
+def test_every_beat_entry_names_a_registered_task(settings):
+    from mailadmin.celery import app
+
+    app.loader.import_default_modules()
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["task"] in app.tasks, name
+    assert EXPECTED_TASKS <= set(app.tasks)
+
+
 def test_without_a_broker_tasks_run_eagerly(settings):
     from mailadmin.celery import app
 
@@ -69,6 +90,8 @@ def test_a_worker_of_the_project_app_answers_over_redis(redis_url, tmp_path):
         assert replies == [{node: {"ok": "pong"}}], (tmp_path / "worker.log").read_text()
         registered = client.control.inspect(destination=[node], timeout=5).registered()
         assert node in registered
+        # The worker runs the project's own tasks (autodiscovered), not just Celery's.
+        assert EXPECTED_TASKS <= set(registered[node]), registered[node]
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -31,7 +31,7 @@ REQUIRED_ENV = {
 }
 
 APP_SERVICES = {"web", "worker", "beat", "mailconfig"}
-LONG_RUNNING = {"postgres", "redis", "web", "worker", "beat", "postfix", "dovecot"}
+LONG_RUNNING = {"postgres", "redis", "web", "worker", "beat", "postfix", "dovecot", "mailhost"}
 PUBLISHED = {
     "postfix": {25, 587, 465},
     "dovecot": {143, 993, 110, 995},
@@ -409,3 +409,29 @@ def test_a_broken_copy_fails(tmp_path, breakage, old, new, message):
     else:
         assert result.returncode != 0, breakage
         assert message in result.stderr, result.stderr
+
+
+def test_the_mailhost_worker_sees_what_postfix_and_dovecot_see(services):
+    """Issue 9: the worker that reloads and moves Maildirs runs where it reaches Postfix's queue
+    and Dovecot: their volumes and one process namespace (so reloads reach the masters)."""
+    host = services["mailhost"]
+    assert services["postfix"]["pid"] == "service:dovecot"
+    assert host["pid"] == "service:dovecot"
+    shared = {
+        "/etc/postfix": "postfix",
+        "/var/spool/postfix": "postfix",
+        "/etc/dovecot": "dovecot",
+        "/run/dovecot": "dovecot",
+        "/var/vmail": "dovecot",
+    }
+    for target, server in shared.items():
+        assert mounts(host)[target] == mounts(services[server])[target], target
+    env = host["environment"]
+    assert env["MAILHOST_POSTFIX_DIR"] == "/etc/postfix"
+    assert env["MAILHOST_DOVECOT_CONF"] == "/etc/dovecot/dovecot.conf"
+    assert env["MAILHOST_NAME"] == "mail1"
+    for dep in ("postfix", "dovecot", "redis", "postgres"):
+        assert host["depends_on"][dep]["condition"] == "service_healthy"
+    dockerfile = dockerfile_of(host).read_text()
+    assert "--queues=host.${MAILHOST_NAME},mailhost,broadcast" in dockerfile
+    assert "postfix postfix-pgsql dovecot-core" in dockerfile

@@ -64,7 +64,15 @@ def list_routes(viewset) -> list[tuple[str, str]]:
     return routes
 
 
-REGISTRY = [(prefix, viewset, basename) for prefix, viewset, basename in router.registry]
+# Superadmin-only endpoints (mail hosts and their work): every other caller gets 403 on every
+# route, tested in test_superadmin_endpoints_refuse_everyone_else.
+SUPERADMIN_ONLY = {"host", "operation", "maildir-archive"}
+REGISTRY = [
+    (prefix, viewset, basename)
+    for prefix, viewset, basename in router.registry
+    if basename not in SUPERADMIN_ONLY
+]
+SUPERADMIN_REGISTRY = [r for r in router.registry if r[2] in SUPERADMIN_ONLY]
 
 
 def _victim_context(victim: ApiClient) -> dict:
@@ -132,12 +140,14 @@ def test_every_non_router_route_is_known():
         p.name
         for p in urlpatterns
         if not getattr(p, "name", "").startswith(
-            tuple(basename + "-" for _p, _v, basename in REGISTRY)
+            tuple(basename + "-" for _p, _v, basename in REGISTRY + SUPERADMIN_REGISTRY)
         )
     }
     # me/ answers only about the caller (test_me_is_the_callers_own); the schema and docs
-    # describe the API and hold no tenant data.
-    assert named == {"api-me", "api-schema", "api-docs", "api-not-found"}
+    # describe the API and hold no tenant data. The queue's routes are superadmin-only
+    # (test_queue_api.py: every tenant key gets 403 on each).
+    queue = {"api-queue", "api-queue-host", "api-queue-messages", "api-queue-action"}
+    assert named == {"api-me", "api-schema", "api-docs", "api-not-found", *queue}
 
 
 @pytest.mark.parametrize("pair", list(PAIRS), ids=list(PAIRS))
@@ -211,3 +221,36 @@ def test_me_is_the_callers_own(world):
     assert admin["usage"]["domains"] == 1 and admin["usage"]["mailboxes"] == 2
     b = ApiClient(world.b.key).get("me/").json()
     assert b["reseller"]["id"] == world.b.reseller.pk
+
+
+def test_superadmin_endpoints_refuse_everyone_else(world):
+    from mailhost.models import ArchivedMaildir, MailHost, Operation
+
+    host = MailHost.objects.create(name="mx-probe")
+    op = Operation.objects.create(kind="reload", host=host, state="failed", last_error="boom")
+    archive = ArchivedMaildir.objects.create(
+        address="gone@a1.example", host=host, path=".archive/x/", purge_after="2099-01-01T00:00Z"
+    )
+    ids = {"host": host.pk, "operation": op.pk, "maildir-archive": archive.pk}
+    for key in (world.a.key, world.admin1_key):
+        caller = ApiClient(key)
+        for prefix, viewset, basename in SUPERADMIN_REGISTRY:
+            routes = [("GET", f"{prefix}/")]
+            routes += [(m, f"{prefix}/{suffix}") for m, suffix in list_routes(viewset)]
+            routes += [
+                (m, f"{prefix}/{ids[basename]}/{suffix}") for m, suffix in detail_routes(viewset)
+            ]
+            for method, path in routes:
+                response = caller.request(method, path, body={})
+                assert response.status_code == 403, (method, path, response.status_code)
+                assert "boom" not in response.content.decode()
+    op.refresh_from_db()
+    assert op.state == "failed" and op.attempts == 0
+    root = ApiClient(world.super_key)
+    listed = root.get("operations/?state=failed").json()
+    assert [row["last_error"] for row in listed["results"]] == ["boom"]
+    assert root.get("hosts/").json()["results"][0]["name"] == "mx-probe"
+    assert root.get("operations/?state=bogus").status_code == 400
+    assert root.post(f"operations/{op.pk}/retry/").status_code == 202
+    op.refresh_from_db()
+    assert op.state == "pending"

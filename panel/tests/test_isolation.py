@@ -45,6 +45,7 @@ PROBES = {
     "mailbox_password": "mailbox",
     "mailbox_toggle": "mailbox",
     "mailbox_delete": "mailbox",
+    "mailbox_rename": "mailbox",
     "sender_grant_create": "mailbox",
     "sender_grant_delete": "grant",
     "alias_edit": "alias",
@@ -59,6 +60,20 @@ PROBES = {
     "user_password": "staff",
     "user_toggle": "staff",
     "user_delete": "staff",
+}
+# Superadmin-only pages (mail hosts and their operations): every other role gets the 404 a
+# missing page gets (test_superadmin_pages_are_404_for_everyone_else).
+SUPERADMIN_PAGES = {
+    "host_list",
+    "host_reload_all",
+    "host_reload",
+    "operation_list",
+    "operation_retry",
+    "archive_restore",
+    "queue_overview",
+    "queue_host",
+    "queue_messages",
+    "queue_action",
 }
 # Named URLs that hold no tenant data: logging in and out, the owner's own pages (they act only
 # on the logged-in mailbox, test_owner.py), the language switch and the health check.
@@ -198,9 +213,10 @@ def snapshot(t: Tenant) -> dict:
 
 def test_every_url_has_a_probe():
     names = {name for _route, name in site_patterns()}
-    unknown = names - set(PROBES) - NOT_TENANT_PAGES
+    unknown = names - set(PROBES) - NOT_TENANT_PAGES - SUPERADMIN_PAGES
     assert not unknown, f"web URLs without an isolation probe: {sorted(unknown)}: add them"
     assert not set(PROBES) - names, "probes for URLs that are gone"
+    assert not SUPERADMIN_PAGES - names, "superadmin pages that are gone"
 
 
 def _url(route: str, pk: int | None) -> str:
@@ -283,3 +299,31 @@ def test_the_probes_reach_the_attackers_own_objects(world):
             continue
         response = client.get(_url(route, own.pk_of(kind)))
         assert response.status_code in (200, 405), (name, response.status_code)
+
+
+def test_superadmin_pages_are_404_for_everyone_else(world, superadmin):
+    from mailhost.models import ArchivedMaildir, MailHost, Operation
+
+    host = MailHost.objects.create(name="mx-probe")
+    op = Operation.objects.create(kind="reload", host=host, state="failed", last_error="boom")
+    archive = ArchivedMaildir.objects.create(
+        address="gone@a1.example", host=host, path=".archive/x/", purge_after="2099-01-01T00:00Z"
+    )
+    pk_for = {"host_reload": host.pk, "operation_retry": op.pk, "archive_restore": archive.pk}
+    pk_for |= dict.fromkeys(("queue_host", "queue_messages", "queue_action"), host.pk)
+    routes = [(route, name) for route, name in site_patterns() if name in SUPERADMIN_PAGES]
+    for tag in ("a", "admin1"):
+        client = Client()
+        client.force_login(world[tag].user)
+        for route, name in routes:
+            url = _url(route, pk_for.get(name))
+            for method in ("get", "post"):
+                response = getattr(client, method)(url)
+                assert response.status_code == 404, (tag, method, url, response.status_code)
+    op.refresh_from_db()
+    assert op.state == "failed"  # nothing was retried
+    admin = Client()
+    admin.force_login(superadmin)
+    page = admin.get("/operations/?state=failed").content.decode()
+    assert "boom" in page and f'"/operations/{op.pk}/retry/"' in page
+    assert "mx-probe" in admin.get("/hosts/").content.decode()

@@ -60,6 +60,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "pool": pool,
             "near_limits": selectors.domains_near_limits(actor=actor)[:10],
             "near_quota": selectors.mailboxes_near_quota(actor=actor)[:10],
+            # Mailboxes warned at 80 % / 95 % (mailhost.QuotaWarning, set by the beat check).
+            "quota_warned": selectors.mailbox_list(actor=actor)
+            .filter(quota_warning__level__gte=80)
+            .select_related("quota_warning")
+            .order_by("-quota_warning__level", "address")[:10],
             "recent": audit_event_list(actor=actor)[:10],
         },
     )

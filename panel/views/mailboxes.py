@@ -16,6 +16,7 @@ from panel.forms import (
     AliasEditForm,
     MailboxCreateForm,
     MailboxEditForm,
+    MailboxRenameForm,
     PasswordResetForm,
     SenderGrantForm,
 )
@@ -139,8 +140,29 @@ def _mailbox_page(
             ),
             "grant_form": grant_form or SenderGrantForm(),
             "password_form": PasswordResetForm(),
+            "rename_form": MailboxRenameForm(initial={"address": mailbox.address}),
         },
     )
+
+
+@staff_view
+def mailbox_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = request.user
+    mailbox = _mailbox(request, pk)
+    form = MailboxRenameForm(posted(request), initial={"address": mailbox.address})
+    if request.method == "POST" and form.is_valid():
+        address = form.cleaned_data["address"]
+        renamed = try_service(
+            form, lambda: services.mailbox_rename(actor=actor, mailbox=mailbox, address=address)
+        )
+        if renamed is not None:
+            messages.success(
+                request,
+                _("%(old)s is now %(new)s; its mail is being moved.")
+                % {"old": mailbox.address, "new": renamed.address},
+            )
+            return redirect("mailbox_edit", pk=mailbox.pk)
+    return render(request, "panel/mailbox_rename.html", {"form": form, "mailbox": mailbox})
 
 
 @staff_view
