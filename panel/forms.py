@@ -423,6 +423,8 @@ class UserEditForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not is_domain_admin:
             del self.fields["domains"]
+
+
 # --- The Postfix queue (superadmins) -----------------------------------------------------------
 
 QUEUE_CHOICES = [
