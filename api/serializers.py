@@ -723,7 +723,7 @@ class MeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     email = serializers.CharField()
-    role = serializers.ChoiceField(choices=["superadmin", "reseller", "domainadmin"])
+    role = serializers.ChoiceField(choices=User.Role.choices)
     reseller = ResellerSerializer(allow_null=True, help_text="Your pool: limits and usage")
     usage = UsageSerializer(help_text="What you manage now")
     api_key = KeyInfoSerializer(allow_null=True, help_text="The key this request used")
@@ -829,7 +829,7 @@ class UserSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.ChoiceField(choices=["superadmin", "reseller", "domainadmin"]))
+    @extend_schema_field(serializers.ChoiceField(choices=User.Role.choices))
     def get_role(self, obj) -> str:
         return "superadmin" if obj.is_superadmin else obj.role
 
@@ -858,7 +858,7 @@ class UserCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     email = serializers.CharField(max_length=254, required=False, allow_blank=True)
     role = serializers.ChoiceField(
-        choices=["superadmin", "reseller", "domainadmin"],
+        choices=User.Role.choices,
         default="domainadmin",
         help_text="Resellers may create domain admins only.",
     )

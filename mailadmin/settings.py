@@ -263,6 +263,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Scoped REST API for domains, mailboxes, aliases and quotas.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Two models each have a "kind" and a "role": name their enums after what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "DomainKindEnum": "domains.models.Domain.Kind",
+        "UserRoleEnum": "accounts.models.User.Role",
+        "MailHostRoleEnum": "mailhost.models.MailHost.Role",
+        "OperationKindEnum": "mailhost.models.Operation.Kind",
+    },
 }
 
 # --- The mail service -------------------------------------------------------------------------
