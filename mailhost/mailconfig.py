@@ -104,6 +104,10 @@ class MailConfig:
     # Self-contained instance (mailstack): a complete master.cf and main.cf with every path
     # inside one directory, no chroot, outbound SMTP deferred, short retry timings.
     self_contained: bool = False
+    # Self-contained only: recycle every Postfix process after 10 uses or 10 s idle, so a test's
+    # database outage leaves no trace for long. False keeps Postfix's defaults (max_use 100,
+    # max_idle 100s), as in production: what the benchmarks (bench/) run.
+    short_lived_processes: bool = True
     extra_main_cf: dict[str, str] = field(default_factory=dict)
 
     @classmethod
