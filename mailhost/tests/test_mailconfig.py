@@ -263,3 +263,18 @@ def test_doveconf_accepts_the_configuration(tmp_path, cfg):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr and "Error" not in proc.stderr, proc.stderr
+
+
+def test_sender_restrictions_run_once_per_message(files):
+    # With smtpd_delay_reject = yes they would run again at every RCPT TO, each time resolving
+    # the sender's address through the domain and transport maps (docs/benchmarks.md).
+    assert parse_cf(files["postfix/main.cf"])["smtpd_delay_reject"] == "no"
+
+
+def test_self_contained_process_recycling_is_a_switch():
+    base = dict(self_contained=True, postfix_log_file="/tmp/x/postfix.log")
+    short = parse_cf(mailconfig.render(mailconfig.MailConfig(**base))["postfix/main.cf"][0])
+    assert (short["max_use"], short["max_idle"]) == ("10", "10s")
+    production = mailconfig.MailConfig(**base, short_lived_processes=False)
+    main = parse_cf(mailconfig.render(production)["postfix/main.cf"][0])
+    assert "max_use" not in main and "max_idle" not in main  # Postfix's defaults
