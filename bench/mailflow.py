@@ -96,6 +96,9 @@ def use_maps(stack, pgsql_main_cf: str, hash_specs: dict[str, str] | None) -> No
     """Switch Postfix to the generated main.cf (None) or to the same with hash maps; reload."""
     text = pgsql_main_cf
     if hash_specs:
+        # Plain hash tables: no pipemap in front (a hash domain list costs nothing to ask).
+        text = re.sub(r"pipemap:\{regexp:\S+, (proxy:pgsql:\S+)\}", r"\1", text)
+        text = re.sub(r"^proxy_read_maps = .*$", "", text, flags=re.M)
         for name, spec in hash_specs.items():
             text = text.replace(f"proxy:pgsql:{stack.cfg.pgsql_dir}/{name}.cf", spec)
         assert "pgsql:" not in text, "a map was left on pgsql"

@@ -30,6 +30,10 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "mailhost"
 # The queries are the contract's (mailhost.contract, documented in docs/lookups.md).
 POSTFIX_MAPS = contract.POSTFIX_MAPS
 
+# The maps Postfix checks as domain lists, and the pass-through regexp in front of them.
+DOMAIN_LISTS = ("virtual_mailbox_domains", "virtual_alias_domains", "relay_domains")
+WHOLE_KEY_REGEXP = "whole-key.regexp"
+
 SECRET_MODE = 0o640
 PUBLIC_MODE = 0o644
 
@@ -277,11 +281,25 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
     """All configuration files: {relative path: (text, file mode)}."""
     _check(cfg)
     files: dict[str, tuple[str, int]] = {}
-    maps = {name: f"proxy:pgsql:{cfg.pgsql_dir}/{name}.cf" for name in POSTFIX_MAPS}
+    proxied = {name: f"proxy:pgsql:{cfg.pgsql_dir}/{name}.cf" for name in POSTFIX_MAPS}
+    maps = dict(proxied)
+    # A domain list asks a table for the domain and then for each parent (".tld"), which no
+    # row here ever matches. Behind a pipemap whose first stage is a regexp (a pattern table)
+    # Postfix asks for the whole name only: one SQL query per check instead of two.
+    whole_key = f"{cfg.postfix_config_dir.rstrip('/')}/{WHOLE_KEY_REGEXP}"
+    for name in DOMAIN_LISTS:
+        maps[name] = f"pipemap:{{regexp:{whole_key}, {proxied[name]}}}"
     files["postfix/main.cf"] = (
-        _render("postfix/main.cf", cfg=cfg, maps=maps, extra=sorted(cfg.extra_main_cf.items())),
+        _render(
+            "postfix/main.cf",
+            cfg=cfg,
+            maps=maps,
+            proxy_read_maps=" ".join(proxied.values()),
+            extra=sorted(cfg.extra_main_cf.items()),
+        ),
         PUBLIC_MODE,
     )
+    files[f"postfix/{WHOLE_KEY_REGEXP}"] = ("/^(.+)$/ $1\n", PUBLIC_MODE)
     files["postfix/master.cf"] = (
         _render(
             "postfix/master.cf",

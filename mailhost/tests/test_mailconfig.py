@@ -70,6 +70,7 @@ def test_layout_and_modes(tmp_path, cfg):
     expected = {
         "postfix/main.cf",
         "postfix/master.cf",
+        f"postfix/{mailconfig.WHOLE_KEY_REGEXP}",
         "dovecot/dovecot.conf",
         "dovecot/dovecot-sql.conf.ext",
         "dovecot/dovecot-dict-sql.conf.ext",
@@ -101,8 +102,14 @@ def test_postfix_maps_use_the_contract_queries(files, cfg):
         proxied = f"proxy:pgsql:{cfg.pgsql_dir}/{name}.cf"
         if name == "owned_senders":
             assert main["smtpd_sender_restrictions"].endswith(proxied)
+        elif name in mailconfig.DOMAIN_LISTS:
+            # behind a pass-through regexp: no parent-domain (".tld") queries
+            whole_key = f"{cfg.postfix_config_dir}/{mailconfig.WHOLE_KEY_REGEXP}"
+            assert main[name] == f"pipemap:{{regexp:{whole_key}, {proxied}}}"
         else:
             assert main[name] == proxied
+        assert proxied in main["proxy_read_maps"].split()
+    assert files[f"postfix/{mailconfig.WHOLE_KEY_REGEXP}"] == "/^(.+)$/ $1\n"
     # one alias map, not PostfixAdmin's chain of three or four
     assert len(main["virtual_alias_maps"].split()) == 1
 
