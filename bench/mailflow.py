@@ -63,6 +63,7 @@ def start(root: Path, *, db_name: str, db_host: str, db_port: int, config: dict 
     running, info = mailstack.up(
         root, hostname="mx.bench.test", db_host=db_host, db_port=db_port, db_name=db_name,
         db_role=ROLE, db_password=ROLE_PASSWORD, config=overrides,
+        timeout=120,  # a loaded shared machine once took more than the default 30 s
     )  # fmt: skip
     if not info["database_ok"]:
         mailstack.down(root)

@@ -214,7 +214,6 @@ def main(argv=None) -> dict:
     only = {s.strip() for s in args.only.split(",") if s.strip()} or {
         "load", "lookups", "smtp", "pages", "writes"}  # fmt: skip
     from bench import lookups, mailflow, web
-    from mailhost.mailconfig import MailConfig
 
     dbs = Databases()
     results: dict = {
@@ -227,55 +226,62 @@ def main(argv=None) -> dict:
     }
     big = f"m{args.mailboxes}"
     try:
-        dbname, results["load"] = prepare(dbs, big, args.mailboxes, reuse=args.reuse)
-        results["load_average"]["after load"] = load_average()
-        from bench.loader import Spec
-
-        spec = Spec.for_mailboxes(args.mailboxes)
-        if "lookups" in only:
-            with psycopg.connect(dbs.dsn(dbname), autocommit=True) as conn:
-                results["lookups"] = lookups.run(
-                    conn, spec, dsn_args=dbs.pgbench_args(dbname),
-                    user_query=MailConfig.from_settings().user_query, passes=args.passes,
-                    seconds=args.pgbench_seconds, transactions=args.pgbench_transactions,
-                )  # fmt: skip
-            results["load_average"]["after lookups"] = load_average()
-        if "smtp" in only:
-            results["smtp"] = _smtp(dbs, dbname, spec, args, mailflow)
-            results["load_average"]["after smtp"] = load_average()
-        if "writes" in only:
-            results["writes"] = {"large": web.writes(spec, count=args.writes)}
-        if "pages" in only:
-            results["pages"] = {}
-            for size in (int(s) for s in args.page_sizes.split(",")):
-                if size == args.mailboxes:
-                    dbs.use(dbname)
-                else:
-                    dbs.use(prepare(dbs, f"m{size}", size, reuse=args.reuse)[0])
-                results["pages"][str(size)] = web.pages(Spec.for_mailboxes(size),
-                                                        requests=args.requests)  # fmt: skip
-            results["load_average"]["after pages"] = load_average()
-        if "writes" in only:
-            small_db, _ = prepare(dbs, f"m{args.small_mailboxes}", args.small_mailboxes,
-                                  reuse=args.reuse)  # fmt: skip
-            dbs.use(small_db)
-            results["writes"]["small"] = web.writes(
-                Spec.for_mailboxes(args.small_mailboxes), count=args.writes
-            )
-            results["load_average"]["after writes"] = load_average()
+        _items(results, args, dbs, only, big, lookups, mailflow, web)
     finally:
         dbs.restore()
-    results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
-    for proc in _CLEANUPS:
-        proc.wait()
-    results["verdict"] = verdict(results, args)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
-    if not args.no_markdown:
-        from bench.report import write_markdown
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
+        for proc in _CLEANUPS:
+            proc.wait()
+        results["verdict"] = verdict(results, args)
+        # Written even when an item failed: the others' figures are not lost.
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        if not args.no_markdown:
+            from bench.report import write_markdown
 
-        write_markdown(args.markdown, results)
+            write_markdown(args.markdown, results)
     return results
+
+
+def _items(results, args, dbs, only, big, lookups, mailflow, web) -> None:
+    from mailhost.mailconfig import MailConfig
+
+    dbname, results["load"] = prepare(dbs, big, args.mailboxes, reuse=args.reuse)
+    results["load_average"]["after load"] = load_average()
+    from bench.loader import Spec
+
+    spec = Spec.for_mailboxes(args.mailboxes)
+    if "lookups" in only:
+        with psycopg.connect(dbs.dsn(dbname), autocommit=True) as conn:
+            results["lookups"] = lookups.run(
+                conn, spec, dsn_args=dbs.pgbench_args(dbname),
+                user_query=MailConfig.from_settings().user_query, passes=args.passes,
+                seconds=args.pgbench_seconds, transactions=args.pgbench_transactions,
+            )  # fmt: skip
+        results["load_average"]["after lookups"] = load_average()
+    if "smtp" in only:
+        results["smtp"] = _smtp(dbs, dbname, spec, args, mailflow)
+        results["load_average"]["after smtp"] = load_average()
+    if "writes" in only:
+        results["writes"] = {"large": web.writes(spec, count=args.writes)}
+    if "pages" in only:
+        results["pages"] = {}
+        for size in (int(s) for s in args.page_sizes.split(",")):
+            if size == args.mailboxes:
+                dbs.use(dbname)
+            else:
+                dbs.use(prepare(dbs, f"m{size}", size, reuse=args.reuse)[0])
+            results["pages"][str(size)] = web.pages(Spec.for_mailboxes(size),
+                                                    requests=args.requests)  # fmt: skip
+        results["load_average"]["after pages"] = load_average()
+    if "writes" in only:
+        small_db, _ = prepare(dbs, f"m{args.small_mailboxes}", args.small_mailboxes,
+                              reuse=args.reuse)  # fmt: skip
+        dbs.use(small_db)
+        results["writes"]["small"] = web.writes(
+            Spec.for_mailboxes(args.small_mailboxes), count=args.writes
+        )
+        results["load_average"]["after writes"] = load_average()
 
 
 _CLEANUPS: list[subprocess.Popen] = []
