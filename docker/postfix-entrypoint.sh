@@ -10,7 +10,8 @@
 #   master.cf Debian's master.cf without the entries the generated master.cf redefines, then the
 #             generated entries; chroot off for every service (Dovecot and PostgreSQL are other
 #             containers, reached by name, and a chroot has no resolver configuration).
-#   pgsql/    the generated map files, root:postfix 0640 (they hold the database password).
+#   pgsql/    the generated map files, root:postfix 0640 (they hold the database password);
+#             whole-key.regexp beside main.cf.
 # Everything is rebuilt from the pristine files at every start, so a restart picks up a new
 # configuration and never appends twice.
 set -euo pipefail
@@ -47,6 +48,8 @@ install_maps() {
     rm -rf "$etc/pgsql"
     install -d -o root -g postfix -m 0750 "$etc/pgsql"
     install -o root -g postfix -m 0640 "${maps[@]}" "$etc/pgsql/"
+    # The pass-through regexp in front of the domain lists (one query per check, no ".tld").
+    install -o root -g root -m 0644 "$source_dir/whole-key.regexp" "$etc/whole-key.regexp"
 }
 
 install_main_cf() {

@@ -437,9 +437,11 @@ def up(
     db_password: str | None = None,
     dovecot_db_host: str | None = None,
     dovecot_db_port: int | None = None,
+    config: dict | None = None,
 ) -> tuple[Stack, dict]:
     """Render, start and wait for Postfix and Dovecot under ROOT. Returns (stack, info). On a
-    ROOT that is already up, starts nothing and reports it (info["already_running"])."""
+    ROOT that is already up, starts nothing and reports it (info["already_running"]).
+    `config` overrides further MailConfig fields (e.g. the benchmarks' production timings)."""
     require_binaries()
     if os.geteuid() != 0:
         raise MailstackError("mailstack must run as root: Postfix's master and Dovecot need it")
@@ -469,7 +471,7 @@ def up(
         db.update(tls_cert="", tls_key="")
     base = mailconfig.MailConfig.from_settings()
     db["vmail_user"], db["vmail_group"] = ensure_vmail_account(base.uid, base.gid)
-    cfg = build_config(root, ports, **db)
+    cfg = build_config(root, ports, **db, **(config or {}))
     stack = Stack(root=root, ports=ports, cfg=cfg)
     _prepare_dirs(stack)
     mailconfig.write(cfg, root)

@@ -70,6 +70,7 @@ def test_layout_and_modes(tmp_path, cfg):
     expected = {
         "postfix/main.cf",
         "postfix/master.cf",
+        f"postfix/{mailconfig.WHOLE_KEY_REGEXP}",
         "dovecot/dovecot.conf",
         "dovecot/dovecot-sql.conf.ext",
         "dovecot/dovecot-dict-sql.conf.ext",
@@ -101,8 +102,14 @@ def test_postfix_maps_use_the_contract_queries(files, cfg):
         proxied = f"proxy:pgsql:{cfg.pgsql_dir}/{name}.cf"
         if name == "owned_senders":
             assert main["smtpd_sender_restrictions"].endswith(proxied)
+        elif name in mailconfig.DOMAIN_LISTS:
+            # behind a pass-through regexp: no parent-domain (".tld") queries
+            whole_key = f"{cfg.postfix_config_dir}/{mailconfig.WHOLE_KEY_REGEXP}"
+            assert main[name] == f"pipemap:{{regexp:{whole_key}, {proxied}}}"
         else:
             assert main[name] == proxied
+        assert proxied in main["proxy_read_maps"].split()
+    assert files[f"postfix/{mailconfig.WHOLE_KEY_REGEXP}"] == "/^(.+)$/ $1\n"
     # one alias map, not PostfixAdmin's chain of three or four
     assert len(main["virtual_alias_maps"].split()) == 1
 
@@ -263,3 +270,18 @@ def test_doveconf_accepts_the_configuration(tmp_path, cfg):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Warning" not in proc.stderr and "Error" not in proc.stderr, proc.stderr
+
+
+def test_sender_restrictions_run_once_per_message(files):
+    # With smtpd_delay_reject = yes they would run again at every RCPT TO, each time resolving
+    # the sender's address through the domain and transport maps (docs/benchmarks.md).
+    assert parse_cf(files["postfix/main.cf"])["smtpd_delay_reject"] == "no"
+
+
+def test_self_contained_process_recycling_is_a_switch():
+    base = dict(self_contained=True, postfix_log_file="/tmp/x/postfix.log")
+    short = parse_cf(mailconfig.render(mailconfig.MailConfig(**base))["postfix/main.cf"][0])
+    assert (short["max_use"], short["max_idle"]) == ("10", "10s")
+    production = mailconfig.MailConfig(**base, short_lived_processes=False)
+    main = parse_cf(mailconfig.render(production)["postfix/main.cf"][0])
+    assert "max_use" not in main and "max_idle" not in main  # Postfix's defaults
