@@ -162,3 +162,9 @@ class QuotaWarning(models.Model):
 
     def __str__(self) -> str:
         return f"{self.mailbox_id}: {self.level}%"
+
+
+# Importable names of the choice sets (drf-spectacular's ENUM_NAME_OVERRIDES in settings).
+OperationKind = Operation.Kind
+OperationState = Operation.State
+MailHostRole = MailHost.Role
