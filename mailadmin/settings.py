@@ -263,12 +263,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Scoped REST API for domains, mailboxes, aliases and quotas.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Two models each have a "kind" and a "role": name their enums after what they are.
+    # Choice sets that share a field name get names of their own (Domain.kind keeps "KindEnum").
     "ENUM_NAME_OVERRIDES": {
-        "DomainKindEnum": "domains.models.Domain.Kind",
-        "UserRoleEnum": "accounts.models.User.Role",
-        "MailHostRoleEnum": "mailhost.models.MailHost.Role",
-        "OperationKindEnum": "mailhost.models.Operation.Kind",
+        "KindEnum": "domains.models.DomainKind",
+        "OperationKindEnum": "mailhost.models.OperationKind",
+        "OperationStateEnum": "mailhost.models.OperationState",
+        "MailHostRoleEnum": "mailhost.models.MailHostRole",
+        "RoleEnum": "accounts.models.User.Role",
     },
 }
 
