@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -79,12 +79,28 @@ class ArchiveSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Check and reload", value={"push_config": False}, request_only=True),
+        OpenApiExample(
+            "Write the configuration, then check and reload",
+            value={"push_config": True},
+            request_only=True,
+        ),
+    ]
+)
 class ReloadSerializer(serializers.Serializer):
     push_config = serializers.BooleanField(
         default=False, help_text="Write the configuration `mailconfig` renders first."
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("Every mailbox", value={}, request_only=True),
+        OpenApiExample("One mailbox", value={"address": "bob@example.com"}, request_only=True),
+    ]
+)
 class QuotaRecalcSerializer(serializers.Serializer):
     address = serializers.CharField(
         required=False, max_length=320, help_text="One mailbox; omit for every mailbox."

@@ -3,7 +3,12 @@
 rules are in mailhost.queue (validation, commands) and mailhost.queue_services."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -66,6 +71,23 @@ class QueueFilterSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=254)
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Hold everything deferred for one recipient domain",
+            value={
+                "action": "hold",
+                "filter": {"queue": "deferred", "recipient_domain": "example.net"},
+            },
+            request_only=True,
+        ),
+        OpenApiExample(
+            "Delete one message",
+            value={"action": "delete", "queue_id": "4Yk3Jd0wZqz9vLm"},
+            request_only=True,
+        ),
+    ]
+)
 class QueueActionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=mailqueue.ACTIONS)
     queue_id = serializers.CharField(required=False, allow_blank=True, max_length=40)

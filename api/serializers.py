@@ -322,6 +322,15 @@ def _usage(mailbox: Mailbox):
     return {"bytes": usage.bytes, "messages": usage.messages, "updated_at": usage.updated_at}
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A new address in the same or another of your domains",
+            value={"address": "robert@example.com"},
+            request_only=True,
+        )
+    ]
+)
 class MailboxRenameSerializer(serializers.Serializer):
     address = serializers.CharField(max_length=320)
 

@@ -12,6 +12,7 @@ from accounts.models import Reseller, User
 from api.tests.conftest import ApiClient, new_key
 from domains import services
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
+from mailhost.models import MailHost
 
 pytestmark = pytest.mark.postgres
 
@@ -30,7 +31,11 @@ def docs_world(db):
     # Panel users (`/users/{id}/...`, where the API has them): a domain admin of example.com.
     admin = User.objects.create_user(username="existing-admin", role="domainadmin")
     admin.managed_domains.add(domain)
+    # A mail host (`/hosts/{id}/...`, `/queue/hosts/{id}/...`): an operation is recorded for it.
+    host = MailHost.objects.create(name="mail1")
     ids = {
+        "hosts": host.pk,
+        "queue": host.pk,
         "users": admin.pk,
         "domains": domain.pk,
         "mailboxes": bob.pk,
