@@ -267,3 +267,7 @@ class QuotaUsage(models.Model):
 
 def maildir_for(local_part: str, domain_name: str) -> str:
     return f"{domain_name}/{local_part}/"
+
+
+# An importable name of the choice set (drf-spectacular's ENUM_NAME_OVERRIDES in settings).
+DomainKind = Domain.Kind

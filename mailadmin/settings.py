@@ -248,6 +248,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Scoped REST API for domains, mailboxes, aliases and quotas.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that share a field name get names of their own (Domain.kind keeps "KindEnum").
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "domains.models.DomainKind",
+        "OperationKindEnum": "mailhost.models.OperationKind",
+        "OperationStateEnum": "mailhost.models.OperationState",
+        "MailHostRoleEnum": "mailhost.models.MailHostRole",
+    },
 }
 
 # --- The mail service -------------------------------------------------------------------------

@@ -165,5 +165,11 @@ class QuotaWarning(models.Model):
         return f"{self.mailbox_id}: {self.level}%"
 
 
+# Importable names of the choice sets (drf-spectacular's ENUM_NAME_OVERRIDES in settings).
+OperationKind = Operation.Kind
+OperationState = Operation.State
+MailHostRole = MailHost.Role
+
+
 # The Postfix queue's snapshots (helper queue's module), registered with this app.
 from mailhost.queue_models import QueueSnapshot  # noqa: E402, F401
