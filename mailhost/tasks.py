@@ -4,8 +4,6 @@ time-limited; `run_operation` retries transient failures with exponential backof
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import random
 
 from celery import shared_task
@@ -80,7 +78,6 @@ def register_host(**_kwargs) -> None:
     services.host_register_here()
 
 
-# The Postfix queue's tasks live beside these (helper queue's module); imported here so the
-# worker's autodiscovery (which imports `mailhost.tasks`) registers them too.
-if importlib.util.find_spec("mailhost.queue_tasks") is not None:
-    importlib.import_module("mailhost.queue_tasks")
+# The Postfix queue's tasks live in their own module; imported here so the worker's
+# autodiscovery (which imports `mailhost.tasks`) registers them too.
+from mailhost import queue_tasks  # noqa: E402, F401
