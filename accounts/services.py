@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.contrib.auth.hashers import identify_hasher
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -9,6 +10,7 @@ from django.db.models import Sum
 from accounts.models import Reseller, User
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
+from domains.passwords import validate_plain_password
 from domains.permissions import (
     ensure_can_administer_domains,
     ensure_can_manage_domain,
@@ -151,6 +153,7 @@ def user_create(
         is_staff=role == User.Role.SUPERADMIN,
     )
     if password:
+        _check_user_password(password, username=username, email=email)
         user.set_password(password)
     else:
         user.set_unusable_password()
@@ -165,3 +168,41 @@ def user_create(
         changes={"role": role, "domains": [d.name for d in domains or []]},
     )
     return user
+
+
+def _check_user_password(password: str, *, username: str, email: str = "") -> None:
+    """The same policy as mailbox passwords (domains.passwords.validate_plain_password)."""
+    names = (username, email, (email or "").split("@")[0])
+    try:
+        validate_plain_password(password, names=names)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.error_list}) from exc
+
+
+@transaction.atomic
+def user_set_password(*, actor, user: User, password: str) -> User:
+    """A panel user's new password: the user itself, or a superadmin for anyone."""
+    if not (is_system(actor) or actor.is_superadmin or actor.pk == user.pk):
+        raise PermissionDenied("You may only change your own password.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    _check_user_password(password, username=user.username, email=user.email)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    audit_record(actor=actor, action="user.password", obj=user)
+    return user
+
+
+@transaction.atomic
+def user_password_rehashed(*, user: User, old_hash: str) -> None:
+    """Django replaced a panel user's hash at login (another hasher or cost): record which
+    algorithms, never the hash."""
+    try:
+        old = identify_hasher(old_hash).algorithm
+    except ValueError:
+        old = "unknown"
+    audit_record(
+        actor=user,
+        action="user.password_rehash",
+        obj=user,
+        changes={"from": old, "to": identify_hasher(user.password).algorithm},
+    )

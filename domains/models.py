@@ -267,3 +267,28 @@ class QuotaUsage(models.Model):
 
 def maildir_for(local_part: str, domain_name: str) -> str:
     return f"{domain_name}/{local_part}/"
+
+
+class AppPassword(models.Model):
+    """A generated password for one mail protocol of one mailbox (a phone's IMAP, a printer's
+    SMTP), so the main password need not be typed into every device. Only the SHA-256 of the
+    secret is stored: the secret is 140 random bits (accounts cannot pick it), so a fast hash
+    cannot be brute-forced and Dovecot can look it up by its hash in one index probe
+    (docs/security.md, docs/lookups.md `mail_app_passwords`). Never valid for the web panel."""
+
+    class Protocol(models.TextChoices):
+        IMAP = "imap", "IMAP"
+        POP3 = "pop3", "POP3"
+        SMTP = "smtp", "SMTP"
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="app_passwords")
+    name = models.CharField(max_length=100)
+    protocol = models.CharField(max_length=4, choices=Protocol.choices)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["mailbox", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.protocol})"

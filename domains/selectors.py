@@ -3,7 +3,15 @@
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AppPassword,
+    Domain,
+    Mailbox,
+    RelayRecipient,
+    SenderGrant,
+)
 from domains.permissions import domain_scope_q
 
 
@@ -112,3 +120,14 @@ def mailboxes_near_quota(*, actor, share: float = 0.9) -> QuerySet[Mailbox]:
 
 def relay_recipient_list(*, actor) -> QuerySet[RelayRecipient]:
     return RelayRecipient.objects.filter(domain_scope_q(actor, "domain__")).select_related("domain")
+
+
+def app_password_list(*, actor, mailbox: Mailbox | None = None) -> QuerySet[AppPassword]:
+    """App passwords of the mailboxes in the actor's domains (actor None: a mailbox owner's own,
+    with `mailbox` given)."""
+    qs = AppPassword.objects.select_related("mailbox").filter(
+        domain_scope_q(actor, "mailbox__domain__")
+    )
+    if mailbox is not None:
+        qs = qs.filter(mailbox=mailbox)
+    return qs.order_by("name", "id")

@@ -322,3 +322,32 @@ class OwnerForwardingForm(forms.Form):
     keep_copy = forms.BooleanField(
         label=_("Keep a copy in my mailbox"), required=False, initial=True
     )
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=64,
+        help_text=_("The 6 digits your authenticator app shows, or one of your recovery codes."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "inputmode": "text"}
+        ),
+    )
+
+
+class TwoFactorPolicyForm(forms.Form):
+    require_superadmin = forms.BooleanField(label=_("Superadmins"), required=False)
+    require_reseller = forms.BooleanField(label=_("Resellers"), required=False)
+    require_domain_admin = forms.BooleanField(label=_("Domain admins"), required=False)
+
+
+class AppPasswordForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("e.g. Phone, Laptop"))
+    protocol = forms.ChoiceField(
+        label=_("For"),
+        choices=[
+            ("imap", "IMAP"),
+            ("pop3", "POP3"),
+            ("smtp", _("SMTP (sending)")),
+        ],
+    )

@@ -22,6 +22,8 @@ NAV = [
     NavItem("reseller_list", _("My pool"), ("reseller",)),
     NavItem("audit_log", _("Audit log")),
     NavItem("api_keys", _("API keys")),
+    NavItem("two_factor", _("Two-factor login")),
+    NavItem("two_factor_policy", _("Two-factor rule"), ("superadmin",)),
 ]
 
 

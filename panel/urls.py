@@ -3,7 +3,7 @@ so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern 
 
 from django.urls import path
 
-from panel.views import domains, mailboxes, owner, people
+from panel.views import account, app_passwords, domains, mailboxes, owner, people
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -24,6 +24,16 @@ urlpatterns = [
     path("alias-domains/<int:pk>/delete/", domains.alias_domain_delete, name="alias_domain_delete"),
     path("mailboxes/<int:pk>/", mailboxes.mailbox_edit, name="mailbox_edit"),
     path("mailboxes/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
+    path(
+        "mailboxes/<int:pk>/app-passwords/",
+        app_passwords.mailbox_app_passwords,
+        name="mailbox_app_passwords",
+    ),
+    path(
+        "app-passwords/<int:pk>/delete/",
+        app_passwords.app_password_delete,
+        name="app_password_delete",
+    ),
     path("mailboxes/<int:pk>/toggle/", mailboxes.mailbox_toggle, name="mailbox_toggle"),
     path("mailboxes/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
     path(
@@ -40,9 +50,23 @@ urlpatterns = [
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path(
+        "account/two-factor/recovery/", account.two_factor_recovery, name="two_factor_recovery"
+    ),
+    path("account/two-factor/disable/", account.two_factor_disable, name="two_factor_disable"),
+    path("security/two-factor/", account.two_factor_policy, name="two_factor_policy"),
     # The mailbox owner's own pages.
     path("mailbox/login/", owner.owner_login, name="owner_login"),
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),
     path("mailbox/", owner.owner_home, name="owner_home"),
     path("mailbox/password/", owner.owner_password, name="owner_password"),
+    path(
+        "mailbox/app-passwords/", app_passwords.owner_app_passwords, name="owner_app_passwords"
+    ),
+    path(
+        "mailbox/app-passwords/<int:pk>/delete/",
+        app_passwords.owner_app_password_delete,
+        name="owner_app_password_delete",
+    ),
 ]

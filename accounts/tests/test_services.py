@@ -113,10 +113,10 @@ def test_reseller_quota_pool_cannot_be_set_over_unlimited_mailboxes(pool):
 
 def test_user_create_roles(superadmin, pool):
     reseller_user = services.user_create(
-        actor=superadmin, username="r", password="pw", role="reseller", reseller=pool
+        actor=superadmin, username="r", password="Quartz-Lantern-Meadow-7", role="reseller", reseller=pool
     )
     assert reseller_user.is_reseller and reseller_user.reseller == pool
-    admin = services.user_create(actor=superadmin, username="s", password="pw", role="superadmin")
+    admin = services.user_create(actor=superadmin, username="s", password="Quartz-Lantern-Meadow-7", role="superadmin")
     assert admin.is_superadmin and admin.is_staff
     assert AuditEvent.objects.filter(action="user.create").count() == 2
 
@@ -132,7 +132,7 @@ def test_user_create_roles(superadmin, pool):
 )
 def test_user_create_validation(reseller_user, kwargs, field):
     with refused(field):
-        services.user_create(actor=None, password="pw", **kwargs)
+        services.user_create(actor=None, password="Quartz-Lantern-Meadow-7", **kwargs)
 
 
 def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, db):
@@ -141,7 +141,7 @@ def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, 
     theirs = make_domain("theirs.example", reseller=other_pool)
 
     admin = services.user_create(
-        actor=reseller_user, username="da", password="pw", role="domainadmin", domains=[mine]
+        actor=reseller_user, username="da", password="Quartz-Lantern-Meadow-7", role="domainadmin", domains=[mine]
     )
     assert list(admin.managed_domains.all()) == [mine]
     assert admin.reseller is None and not admin.is_superadmin
@@ -149,12 +149,12 @@ def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, 
     before = row_counts()
     with pytest.raises(PermissionDenied):
         services.user_create(
-            actor=reseller_user, username="da2", password="pw", role="domainadmin", domains=[theirs]
+            actor=reseller_user, username="da2", password="Quartz-Lantern-Meadow-7", role="domainadmin", domains=[theirs]
         )
     for role in ("superadmin", "reseller"):
         with pytest.raises(PermissionDenied):
             services.user_create(
-                actor=reseller_user, username="up", password="pw", role=role, reseller=other_pool
+                actor=reseller_user, username="up", password="Quartz-Lantern-Meadow-7", role=role, reseller=other_pool
             )
     assert row_counts() == before
 
@@ -162,7 +162,7 @@ def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, 
 def test_domain_admin_creates_nobody(db):
     admin = User.objects.create_user(username="da", password="x", role="domainadmin")
     with pytest.raises(PermissionDenied):
-        services.user_create(actor=admin, username="x", password="pw", role="domainadmin")
+        services.user_create(actor=admin, username="x", password="Quartz-Lantern-Meadow-7", role="domainadmin")
 
 
 def test_user_without_password_cannot_log_in(db):

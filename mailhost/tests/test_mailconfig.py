@@ -72,6 +72,7 @@ def test_layout_and_modes(tmp_path, cfg):
         "postfix/master.cf",
         "dovecot/dovecot.conf",
         "dovecot/dovecot-sql.conf.ext",
+        "dovecot/dovecot-sql-app-passwords.conf.ext",
         "dovecot/dovecot-dict-sql.conf.ext",
         *(f"postfix/pgsql/{name}.cf" for name in mailconfig.POSTFIX_MAPS),
     }
