@@ -7,7 +7,15 @@ from rest_framework import serializers
 
 from accounts.models import Reseller
 from api.models import APIKey
-from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AppPassword,
+    Domain,
+    Mailbox,
+    RelayRecipient,
+    SenderGrant,
+)
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -290,6 +298,34 @@ class MailboxCreateSerializer(_MailboxWritable):
 
 class MailboxUpdateSerializer(_MailboxWritable):
     pass
+
+
+class AppPasswordSerializer(serializers.ModelSerializer):
+    mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+
+    class Meta:
+        model = AppPassword
+        fields = ["id", "mailbox", "name", "protocol", "created"]
+        read_only_fields = fields
+
+
+class AppPasswordCreatedSerializer(AppPasswordSerializer):
+    password = serializers.CharField(
+        read_only=True,
+        help_text="The app password. Shown only this once; only its SHA-256 is stored.",
+    )
+
+    class Meta(AppPasswordSerializer.Meta):
+        fields = [*AppPasswordSerializer.Meta.fields, "password"]
+        read_only_fields = fields
+
+
+class AppPasswordCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    protocol = serializers.ChoiceField(
+        choices=AppPassword.Protocol.choices,
+        help_text="The one protocol it logs in to: imap, pop3 or smtp (submission)",
+    )
 
 
 class QuotaUsageSerializer(serializers.ModelSerializer):

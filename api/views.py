@@ -31,9 +31,18 @@ from api.permissions import KeyAllowsMethod
 from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
 from domains import services
-from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AppPassword,
+    Domain,
+    Mailbox,
+    RelayRecipient,
+    SenderGrant,
+)
 from domains.selectors import (
     alias_domain_list,
+    app_password_list,
     alias_list,
     domain_list,
     mailbox_list,
@@ -254,6 +263,52 @@ class MailboxViewSet(
 
     def destroy(self, request, *args, **kwargs):
         services.mailbox_delete(actor=request.user, mailbox=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=serializers.AppPasswordCreateSerializer,
+        responses={201: serializers.AppPasswordCreatedSerializer},
+    ),
+)
+class AppPasswordViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ApiViewSet
+):
+    """App passwords of a mailbox: one protocol each (imap, pop3, smtp), for mail programs,
+    never for the panel. The password is in the create response only; DELETE revokes."""
+
+    queryset = AppPassword.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.AppPasswordSerializer
+
+    def mailbox(self) -> Mailbox:
+        mailbox = mailbox_list(actor=self.request.user).filter(pk=self.kwargs["mailbox_pk"])
+        found = mailbox.first()
+        if found is None:
+            raise exceptions.NotFound()
+        return found
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AppPassword.objects.none()
+        return app_password_list(actor=self.request.user, mailbox=self.mailbox())
+
+    def create(self, request, *args, **kwargs):
+        mailbox = self.mailbox()
+        data = self.validated(serializers.AppPasswordCreateSerializer)
+        app_password, secret = services.app_password_create(
+            actor=request.user, mailbox=mailbox, **data
+        )
+        app_password.password = secret
+        body = serializers.AppPasswordCreatedSerializer(
+            app_password, context=self.get_serializer_context()
+        ).data
+        response = Response(body, status=status.HTTP_201_CREATED)
+        add_never_cache_headers(response)  # the only response that holds the secret
+        return response
+
+    def destroy(self, request, *args, **kwargs):
+        services.app_password_delete(actor=request.user, app_password=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
