@@ -322,8 +322,10 @@ class AppPasswordCreatedSerializer(AppPasswordSerializer):
 
 class AppPasswordCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    protocol = serializers.ChoiceField(
-        choices=AppPassword.Protocol.choices,
+    # A CharField, checked by the service: DRF's ChoiceField error repeats the input, and a
+    # lone surrogate in it cannot be rendered (a 500).
+    protocol = serializers.CharField(
+        max_length=16,
         help_text="The one protocol it logs in to: imap, pop3 or smtp (submission)",
     )
 
