@@ -7,11 +7,6 @@ router = SimpleRouter()
 router.register("domains", views.DomainViewSet, basename="domain")
 router.register("alias-domains", views.AliasDomainViewSet, basename="alias-domain")
 router.register("mailboxes", views.MailboxViewSet, basename="mailbox")
-router.register(
-    r"mailboxes/(?P<mailbox_pk>[0-9]+)/app-passwords",
-    views.AppPasswordViewSet,
-    basename="app-password",
-)
 router.register("aliases", views.AliasViewSet, basename="alias")
 router.register("relay-recipients", views.RelayRecipientViewSet, basename="relay-recipient")
 router.register("sender-identities", views.SenderIdentityViewSet, basename="sender-identity")

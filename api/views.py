@@ -34,7 +34,6 @@ from domains import services
 from domains.models import (
     Alias,
     AliasDomain,
-    AppPassword,
     Domain,
     Mailbox,
     RelayRecipient,
@@ -42,8 +41,8 @@ from domains.models import (
 )
 from domains.selectors import (
     alias_domain_list,
-    app_password_list,
     alias_list,
+    app_password_list,
     domain_list,
     mailbox_list,
     relay_recipient_list,
@@ -265,50 +264,55 @@ class MailboxViewSet(
         services.mailbox_delete(actor=request.user, mailbox=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-
-@extend_schema_view(
-    create=extend_schema(
+    # App passwords: one protocol each (imap, pop3, smtp), for mail programs, never the panel.
+    # The list is not paginated: a mailbox holds at most MAILADMIN_MAX_APP_PASSWORDS (20).
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: serializers.AppPasswordSerializer(many=True)},
+        description="The mailbox's app passwords (never their secrets).",
+    )
+    @extend_schema(
+        methods=["POST"],
         request=serializers.AppPasswordCreateSerializer,
         responses={201: serializers.AppPasswordCreatedSerializer},
-    ),
-)
-class AppPasswordViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ApiViewSet
-):
-    """App passwords of a mailbox: one protocol each (imap, pop3, smtp), for mail programs,
-    never for the panel. The password is in the create response only; DELETE revokes."""
-
-    queryset = AppPassword.objects.none()  # for the schema; get_queryset() scopes
-    read_serializer = serializers.AppPasswordSerializer
-
-    def mailbox(self) -> Mailbox:
-        mailbox = mailbox_list(actor=self.request.user).filter(pk=self.kwargs["mailbox_pk"])
-        found = mailbox.first()
-        if found is None:
-            raise exceptions.NotFound()
-        return found
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return AppPassword.objects.none()
-        return app_password_list(actor=self.request.user, mailbox=self.mailbox())
-
-    def create(self, request, *args, **kwargs):
-        mailbox = self.mailbox()
+        description="A new app password; its secret is in this response only (no-store).",
+    )
+    @action(detail=True, methods=["get", "post"], url_path="app-passwords")
+    def app_passwords(self, request, *args, **kwargs):
+        mailbox = self.get_object()
+        if request.method == "GET":
+            rows = app_password_list(actor=request.user, mailbox=mailbox)
+            return Response(serializers.AppPasswordSerializer(rows, many=True).data)
         data = self.validated(serializers.AppPasswordCreateSerializer)
         app_password, secret = services.app_password_create(
             actor=request.user, mailbox=mailbox, **data
         )
         app_password.password = secret
-        body = serializers.AppPasswordCreatedSerializer(
-            app_password, context=self.get_serializer_context()
-        ).data
-        response = Response(body, status=status.HTTP_201_CREATED)
+        response = Response(
+            serializers.AppPasswordCreatedSerializer(app_password).data,
+            status=status.HTTP_201_CREATED,
+        )
         add_never_cache_headers(response)  # the only response that holds the secret
         return response
 
-    def destroy(self, request, *args, **kwargs):
-        services.app_password_delete(actor=request.user, app_password=self.get_object())
+    @extend_schema(request=None, responses={204: None}, description="Revoke an app password.")
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"app-passwords/(?P<app_password_pk>[0-9]+)",
+        url_name="app-password",
+    )
+    def app_password_revoke(self, request, *args, app_password_pk=None, **kwargs):
+        mailbox = self.get_object()
+        app_password = (
+            app_password_list(actor=request.user, mailbox=mailbox)
+            .filter(pk=app_password_pk)
+            .first()
+        )
+        if app_password is None:
+            raise exceptions.NotFound()
+        services.app_password_delete(actor=request.user, app_password=app_password)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
