@@ -302,10 +302,13 @@ class MailboxUpdateSerializer(_MailboxWritable):
 
 class AppPasswordSerializer(serializers.ModelSerializer):
     mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Last login Dovecot accepted (to the minute)"
+    )
 
     class Meta:
         model = AppPassword
-        fields = ["id", "mailbox", "name", "protocol", "created"]
+        fields = ["id", "mailbox", "name", "protocol", "created", "last_used_at"]
         read_only_fields = fields
 
 

@@ -292,3 +292,28 @@ class AppPassword(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.protocol})"
+
+    @property
+    def last_used_at(self):
+        """When Dovecot last accepted it (to the minute), or None: written by the passdb query's
+        `mail_app_password_used()` (docs/lookups.md)."""
+        try:
+            return self.use.last_used_at
+        except AppPasswordUse.DoesNotExist:
+            return None
+
+
+class AppPasswordUse(models.Model):
+    """The last successful login with an app password, written by Dovecot's passdb query through
+    a SECURITY DEFINER function (the mail role has no privilege on this table itself)."""
+
+    app_password = models.OneToOneField(
+        AppPassword, primary_key=True, on_delete=models.CASCADE, related_name="use"
+    )
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "mail_app_password_use"
+
+    def __str__(self) -> str:
+        return f"{self.app_password_id}: {self.last_used_at}"

@@ -125,7 +125,7 @@ def relay_recipient_list(*, actor) -> QuerySet[RelayRecipient]:
 def app_password_list(*, actor, mailbox: Mailbox | None = None) -> QuerySet[AppPassword]:
     """App passwords of the mailboxes in the actor's domains (actor None: a mailbox owner's own,
     with `mailbox` given)."""
-    qs = AppPassword.objects.select_related("mailbox").filter(
+    qs = AppPassword.objects.select_related("mailbox", "use").filter(
         domain_scope_q(actor, "mailbox__domain__")
     )
     if mailbox is not None:

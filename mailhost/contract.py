@@ -59,7 +59,7 @@ RELATIONS: tuple[Relation, ...] = (
 LOOKUP_TABLES = tuple(r.name for r in RELATIONS if r.owned)
 QUOTA_USAGE_TABLE = "mail_quota_usage"
 # Functions the mail role calls from its queries.
-MAIL_ROLE_FUNCTIONS = ("mail_tempfail(text)",)
+MAIL_ROLE_FUNCTIONS = ("mail_tempfail(text)", "mail_app_password_used(bigint)")
 MAINTENANCE_FILE = SQL_DIR / "maintenance.sql"
 
 # Views of the first contract (domains migrations 0002/0003); the tables replace them.
@@ -108,10 +108,12 @@ DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mail_userdb"
 
 # Dovecot's second passdb, asked when the mailbox password did not match: app passwords, keyed
 # by the SHA-256 of the password typed, for this user and this service's protocol only. The row
-# also returns the hash for Dovecot to verify the password against ({SHA256.HEX}).
+# also returns the hash for Dovecot to verify the password against ({SHA256.HEX}), and
+# mail_app_password_used() records the login (it returns '').
 DOVECOT_APP_PASSWORD_QUERY = (
     "SELECT username AS user, "
-    "CASE WHEN busy THEN mail_tempfail(username) ELSE '{SHA256.HEX}' || secret_hash END "
+    "CASE WHEN busy THEN mail_tempfail(username) "
+    "ELSE '{SHA256.HEX}' || secret_hash || mail_app_password_used(app_password_id) END "
     "AS password "
     "FROM mail_app_passwords WHERE secret_hash = '%{sha256:password}' AND username = '%u' AND "
     "protocol = CASE '%s' WHEN 'imap' THEN 'imap' WHEN 'pop3' THEN 'pop3' "

@@ -50,3 +50,17 @@ CREATE TRIGGER mail_lookup_upd AFTER UPDATE ON domains_apppassword
 CREATE TRIGGER mail_lookup_del AFTER DELETE ON domains_apppassword
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION mail_lookup_on_app_password();
+
+-- Dovecot's app-password query calls this in its select list: the row is found only when the
+-- typed password hashes to the key, so a call is a successful login. It records the time (at
+-- most once a minute per app password) and returns ''. SECURITY DEFINER: the mail role has no
+-- privilege on mail_app_password_use (a table of the panel's, domains.AppPasswordUse) itself.
+CREATE FUNCTION mail_app_password_used(app_password bigint) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    INSERT INTO mail_app_password_use (app_password_id, last_used_at)
+    SELECT a.id, now() FROM domains_apppassword a WHERE a.id = app_password
+    ON CONFLICT (app_password_id) DO UPDATE SET last_used_at = excluded.last_used_at
+     WHERE mail_app_password_use.last_used_at < excluded.last_used_at - interval '1 minute';
+    RETURN '';
+END $$;

@@ -12,7 +12,7 @@ from django.test import Client, override_settings
 
 from audit.models import AuditEvent
 from domains import services
-from domains.models import Mailbox
+from domains.models import AppPasswordUse, Mailbox
 from domains.passwords import hash_password, needs_rehash, split_scheme
 
 try:
@@ -86,9 +86,12 @@ def test_app_passwords_on_the_real_stack(mail_stack):
         actor=None, mailbox=mailbox, name="Printer", protocol="smtp"
     )
 
-    # Each works for its own protocol...
+    # Each works for its own protocol, and Dovecot records the login...
+    assert AppPasswordUse.objects.count() == 0
     assert imap_ok(ports["imap"], address, imap_secret)
     assert submission_ok(ports["submission"], address, smtp_secret)
+    used = dict(AppPasswordUse.objects.values_list("app_password_id", "last_used_at"))
+    assert set(used) == {_imap.pk, smtp_row.pk}
     assert mail_stack.auth_test(address, imap_secret, "imap").returncode == 0
     # ... and for no other.
     assert not imap_ok(ports["imap"], address, smtp_secret)
@@ -98,6 +101,8 @@ def test_app_passwords_on_the_real_stack(mail_stack):
     other = f"bob@{mailbox.domain.name}"
     h.make_mailbox(other)
     assert not imap_ok(ports["imap"], other, imap_secret)
+    # ... only a successful one: wrong passwords and protocols touched nothing.
+    assert dict(AppPasswordUse.objects.values_list("app_password_id", "last_used_at")) == used
     # The main password keeps working everywhere.
     assert imap_ok(ports["imap"], address, h.PASSWORD)
     assert pop3_ok(ports["pop3"], address, h.PASSWORD)
