@@ -4,7 +4,6 @@ differs from the first of PASSWORD_HASHERS)."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.hashers import identify_hasher
 
 from accounts import services
 

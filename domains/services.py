@@ -21,9 +21,9 @@ from audit.services import audit_record
 from domains import limits, routing, verification
 from domains.models import (
     Alias,
-    AppPassword,
     AliasDomain,
     AliasRecipient,
+    AppPassword,
     Domain,
     Mailbox,
     MailboxForward,
@@ -867,7 +867,9 @@ def _app_password_create(mailbox: Mailbox, name: Any, protocol: Any, *, actor, b
     name = _app_password_name(name)
     if protocol not in AppPassword.Protocol.values:
         raise _field_error(
-            "protocol", f"Choose one of: {', '.join(AppPassword.Protocol.values)}.", "invalid_choice"
+            "protocol",
+            f"Choose one of: {', '.join(AppPassword.Protocol.values)}.",
+            "invalid_choice",
         )
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)  # serialises the count
     if mailbox.app_passwords.count() >= settings.MAILADMIN_MAX_APP_PASSWORDS:

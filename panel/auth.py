@@ -18,9 +18,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from domains import services
 from domains.models import Mailbox
 from domains.normalize import normalize_address
-from domains import services
 from domains.passwords import hash_password, needs_rehash, verify_password
 
 SESSION_KEY = "panel_mailbox_owner"

@@ -51,9 +51,7 @@ urlpatterns = [
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
     path("account/two-factor/", account.two_factor, name="two_factor"),
-    path(
-        "account/two-factor/recovery/", account.two_factor_recovery, name="two_factor_recovery"
-    ),
+    path("account/two-factor/recovery/", account.two_factor_recovery, name="two_factor_recovery"),
     path("account/two-factor/disable/", account.two_factor_disable, name="two_factor_disable"),
     path("security/two-factor/", account.two_factor_policy, name="two_factor_policy"),
     # The mailbox owner's own pages.
@@ -61,9 +59,7 @@ urlpatterns = [
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),
     path("mailbox/", owner.owner_home, name="owner_home"),
     path("mailbox/password/", owner.owner_password, name="owner_password"),
-    path(
-        "mailbox/app-passwords/", app_passwords.owner_app_passwords, name="owner_app_passwords"
-    ),
+    path("mailbox/app-passwords/", app_passwords.owner_app_passwords, name="owner_app_passwords"),
     path(
         "mailbox/app-passwords/<int:pk>/delete/",
         app_passwords.owner_app_password_delete,

@@ -11,6 +11,8 @@ from audit.models import AuditEvent
 from domains import services as domain_services
 from domains.tests.helpers import make_alias, make_domain, make_mailbox, refused, row_counts
 
+STRONG = "Quartz-Lantern-Meadow-7"  # passes the password policy
+
 
 @pytest.fixture(autouse=True)
 def _cheap_hashing(settings):
@@ -113,10 +115,14 @@ def test_reseller_quota_pool_cannot_be_set_over_unlimited_mailboxes(pool):
 
 def test_user_create_roles(superadmin, pool):
     reseller_user = services.user_create(
-        actor=superadmin, username="r", password="Quartz-Lantern-Meadow-7", role="reseller", reseller=pool
+        actor=superadmin,
+        username="r",
+        password=STRONG,
+        role="reseller",
+        reseller=pool,
     )
     assert reseller_user.is_reseller and reseller_user.reseller == pool
-    admin = services.user_create(actor=superadmin, username="s", password="Quartz-Lantern-Meadow-7", role="superadmin")
+    admin = services.user_create(actor=superadmin, username="s", password=STRONG, role="superadmin")
     assert admin.is_superadmin and admin.is_staff
     assert AuditEvent.objects.filter(action="user.create").count() == 2
 
@@ -132,7 +138,7 @@ def test_user_create_roles(superadmin, pool):
 )
 def test_user_create_validation(reseller_user, kwargs, field):
     with refused(field):
-        services.user_create(actor=None, password="Quartz-Lantern-Meadow-7", **kwargs)
+        services.user_create(actor=None, password=STRONG, **kwargs)
 
 
 def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, db):
@@ -141,7 +147,11 @@ def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, 
     theirs = make_domain("theirs.example", reseller=other_pool)
 
     admin = services.user_create(
-        actor=reseller_user, username="da", password="Quartz-Lantern-Meadow-7", role="domainadmin", domains=[mine]
+        actor=reseller_user,
+        username="da",
+        password=STRONG,
+        role="domainadmin",
+        domains=[mine],
     )
     assert list(admin.managed_domains.all()) == [mine]
     assert admin.reseller is None and not admin.is_superadmin
@@ -149,12 +159,20 @@ def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, 
     before = row_counts()
     with pytest.raises(PermissionDenied):
         services.user_create(
-            actor=reseller_user, username="da2", password="Quartz-Lantern-Meadow-7", role="domainadmin", domains=[theirs]
+            actor=reseller_user,
+            username="da2",
+            password=STRONG,
+            role="domainadmin",
+            domains=[theirs],
         )
     for role in ("superadmin", "reseller"):
         with pytest.raises(PermissionDenied):
             services.user_create(
-                actor=reseller_user, username="up", password="Quartz-Lantern-Meadow-7", role=role, reseller=other_pool
+                actor=reseller_user,
+                username="up",
+                password=STRONG,
+                role=role,
+                reseller=other_pool,
             )
     assert row_counts() == before
 
@@ -162,7 +180,7 @@ def test_reseller_creates_domain_admins_for_its_own_domains_only(reseller_user, 
 def test_domain_admin_creates_nobody(db):
     admin = User.objects.create_user(username="da", password="x", role="domainadmin")
     with pytest.raises(PermissionDenied):
-        services.user_create(actor=admin, username="x", password="Quartz-Lantern-Meadow-7", role="domainadmin")
+        services.user_create(actor=admin, username="x", password=STRONG, role="domainadmin")
 
 
 def test_user_without_password_cannot_log_in(db):

@@ -149,9 +149,7 @@ def test_a_required_role_without_a_device_can_only_enrol(admin):
     reseller_user = User.objects.create_user(username="res", password=PASSWORD, role="domainadmin")
     superadmin = Client()
     superadmin.force_login(admin)
-    page = superadmin.post(
-        "/security/two-factor/", {"require_domain_admin": "on"}, follow=False
-    )
+    page = superadmin.post("/security/two-factor/", {"require_domain_admin": "on"}, follow=False)
     assert page.status_code == 302
     assert TwoFactorPolicy.load().require_domain_admin
     assert AuditEvent.objects.filter(action="twofactor_policy.update").exists()

@@ -135,9 +135,7 @@ def test_app_passwords_on_the_real_stack(mail_stack):
         ("ARGON2ID", {"MAIL_ARGON2_TIME_COST": 2}),
     ],
 )
-def test_an_owner_login_rehashes_and_dovecot_accepts_the_new_hash(
-    mail_stack, scheme, settings_kw
-):
+def test_an_owner_login_rehashes_and_dovecot_accepts_the_new_hash(mail_stack, scheme, settings_kw):
     address = f"carol@{h.make_domain().name}"
     with override_settings(**settings_kw):
         imported = hash_password(h.PASSWORD, scheme)

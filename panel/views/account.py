@@ -84,9 +84,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
             messages.error(request, _("Too many wrong codes: log in again."))
             return redirect("login")
         request.session[PENDING_KEY] = data
-        form.add_error(
-            "code", _("This code is not right, or it came too soon after a wrong one.")
-        )
+        form.add_error("code", _("This code is not right, or it came too soon after a wrong one."))
     return render(request, "registration/login_code.html", {"form": form})
 
 

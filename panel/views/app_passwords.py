@@ -31,7 +31,12 @@ def _created(request, mailbox, result, *, owner: bool) -> HttpResponse:
         render(
             request,
             "panel/app_password_once.html",
-            {"mailbox": mailbox, "app_password": app_password, "secret": secret, "owner_page": owner},
+            {
+                "mailbox": mailbox,
+                "app_password": app_password,
+                "secret": secret,
+                "owner_page": owner,
+            },
         )
     )
 
