@@ -116,8 +116,9 @@ def recovery_codes_renew(*, user: User) -> list[str]:
 
 @transaction.atomic
 def two_factor_disable(*, actor, user: User) -> None:
-    """The user itself, or a superadmin for someone who lost the device."""
-    if not (actor.is_superadmin or actor.pk == user.pk):
+    """The user itself, a superadmin, or the system (`manage.py twofactor_reset`) for someone
+    who lost the device."""
+    if not (actor is None or actor.is_superadmin or actor.pk == user.pk):
         raise PermissionDenied("Only superadmins reset another user's two-factor login.")
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()

@@ -50,6 +50,7 @@ urlpatterns = [
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
+    path("account/password/", account.account_password, name="account_password"),
     path("account/two-factor/", account.two_factor, name="two_factor"),
     path("account/two-factor/recovery/", account.two_factor_recovery, name="two_factor_recovery"),
     path("account/two-factor/disable/", account.two_factor_disable, name="two_factor_disable"),

@@ -187,3 +187,16 @@ def test_api_keys_are_unaffected(admin):
     _key, full = api_key_create(actor=admin, user=admin, name="ci")
     response = Client().get("/api/v1/domains/", HTTP_AUTHORIZATION=f"Bearer {full}")
     assert response.status_code == 200
+
+
+def test_the_operator_resets_a_lost_device(admin):
+    from django.core.management import call_command
+
+    client = Client()
+    client.force_login(admin)
+    enrol(client, admin)
+    call_command("twofactor_reset", "ROOT")
+    assert not twofactor.has_two_factor(admin)
+    response = Client().post("/login/", {"username": "root", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert AuditEvent.objects.filter(action="user.2fa_disable").exists()

@@ -126,3 +126,37 @@ def test_admin_login_rehash_is_audited_without_the_hash(db, settings):
     assert user.password.startswith("argon2$")
     event = AuditEvent.objects.get(action="user.password_rehash")
     assert event.changes == {"from": "pbkdf2_sha256", "to": "argon2"}
+
+
+def test_a_panel_user_changes_its_own_password(db):
+    user = account_services.user_create(
+        actor=None, username="ops", password=GOOD, role="superadmin"
+    )
+    client = Client()
+    client.force_login(user)
+    page = client.post(
+        "/account/password/",
+        {"current_password": GOOD, "password": "password123", "password_again": "password123"},
+    )
+    assert page.status_code == 200 and field_errors(text(page), "password")
+    page = client.post(
+        "/account/password/",
+        {
+            "current_password": "wrong",
+            "password": "Fresh-Harbour-4",
+            "password_again": "Fresh-Harbour-4",
+        },
+    )
+    assert field_errors(text(page), "current_password")
+    done = client.post(
+        "/account/password/",
+        {
+            "current_password": GOOD,
+            "password": "Fresh-Harbour-Lights-42",
+            "password_again": "Fresh-Harbour-Lights-42",
+        },
+    )
+    assert done.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("Fresh-Harbour-Lights-42")
+    assert client.get("/domains/").status_code == 200  # this session stays

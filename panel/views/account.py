@@ -8,7 +8,7 @@ import time
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
@@ -17,8 +17,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts import services as account_services
 from accounts import twofactor
-from panel.forms import SecondFactorForm, TwoFactorPolicyForm
+from panel.forms import SecondFactorForm, TwoFactorPolicyForm, UserPasswordForm
 from panel.views.common import no_store, posted, role_view, staff_view, try_service
 
 PENDING_KEY = "panel_2fa_pending"
@@ -156,3 +157,25 @@ def two_factor_policy(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("The two-factor rule was saved."))
             return redirect("two_factor_policy")
     return render(request, "panel/two_factor_policy.html", {"form": form})
+
+
+@staff_view
+def account_password(request: HttpRequest) -> HttpResponse:
+    """A panel user changes its own password (the policy is the service's); this session stays,
+    the user's other sessions end."""
+    form = UserPasswordForm(posted(request))
+    if request.method == "POST" and form.is_valid():
+        if not request.user.check_password(form.cleaned_data["current_password"]):
+            form.add_error("current_password", _("This is not the current password."))
+        else:
+            user = try_service(
+                form,
+                lambda: account_services.user_set_password(
+                    actor=request.user, user=request.user, password=form.cleaned_data["password"]
+                ),
+            )
+            if user is not None:
+                update_session_auth_hash(request, user)
+                messages.success(request, _("Your password was changed."))
+                return redirect("two_factor")
+    return render(request, "panel/account_password.html", {"form": form})
