@@ -17,7 +17,7 @@ from accounts.models import Reseller, User
 from api.models import APIKey
 from api.services import api_key_create
 from domains import services
-from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.models import Alias, AliasDomain, AppPassword, Domain, Mailbox, SenderGrant
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +53,11 @@ PROBES = {
     "reseller_edit": "reseller",
     "reseller_toggle": "reseller",
     "api_key_revoke": "api_key",
+    "mailbox_app_passwords": "mailbox",
+    "app_password_delete": "app_password",
+    "two_factor": None,
+    "two_factor_policy": None,
+    "account_password": None,
 }
 # Named URLs that hold no tenant data: logging in and out, the owner's own pages (they act only
 # on the logged-in mailbox, test_owner.py), the language switch and the health check.
@@ -63,6 +68,11 @@ NOT_TENANT_PAGES = {
     "owner_logout",
     "owner_home",
     "owner_password",
+    "owner_app_passwords",  # the owner's own mailbox only (api/tests/test_app_passwords.py)
+    "owner_app_password_delete",
+    "login_code",  # the second login step: the session's own pending user only
+    "two_factor_recovery",  # POST, the caller's own devices only
+    "two_factor_disable",
     "set_language",
     "healthz",
 }
@@ -106,6 +116,7 @@ class Tenant:
     grant: SenderGrant
     reseller: Reseller
     api_key: APIKey
+    app_password: AppPassword | None = None
 
     def pk_of(self, kind: str) -> int:
         return getattr(self, kind).pk
@@ -119,7 +130,10 @@ def build(reseller: Reseller, user: User, name: str) -> Tenant:
     alias_domain = services.alias_domain_create(actor=None, name=f"alias-{name}", target=domain)
     grant = services.sender_grant_create(actor=None, mailbox=mailbox, address=f"sales@{name}")
     key, _ = api_key_create(actor=None, user=user)
-    return Tenant(user, domain, mailbox, alias, alias_domain, grant, reseller, key)
+    app_password, _ = services.app_password_create(
+        actor=None, mailbox=mailbox, name="phone", protocol="imap"
+    )
+    return Tenant(user, domain, mailbox, alias, alias_domain, grant, reseller, key, app_password)
 
 
 @pytest.fixture
@@ -141,6 +155,7 @@ def world():
                 for f in ("domain", "mailbox", "alias", "alias_domain", "grant", "reseller")
             ],
             key,
+            tenants[tag].app_password,
         )
     return tenants
 
@@ -177,6 +192,9 @@ def snapshot(t: Tenant) -> dict:
             "name", "active", "max_domains"
         )[0],
         "key": APIKey.objects.get(pk=t.api_key.pk).revoked_at,
+        "app_passwords": sorted(
+            AppPassword.objects.filter(mailbox__domain=domain).values_list("pk", "secret_hash")
+        ),
     }
 
 
