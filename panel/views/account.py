@@ -33,7 +33,8 @@ class PasswordLoginView(LoginView):
         user = form.get_user()
         if not twofactor.has_two_factor(user):
             return super().form_valid(form)
-        self.request.session.cycle_key()
+        # A new session: whoever was logged in here before is logged out, no old id survives.
+        self.request.session.flush()
         self.request.session[PENDING_KEY] = {
             "id": user.pk,
             "backend": user.backend,
