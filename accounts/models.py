@@ -71,3 +71,32 @@ class User(AbstractUser):
     @property
     def is_domain_admin(self) -> bool:
         return not self.is_superadmin and self.role == self.Role.DOMAIN_ADMIN
+
+
+class TwoFactorPolicy(models.Model):
+    """Which roles must use two-factor authentication: one row (pk 1), set by superadmins.
+    A user of a required role without a device can do nothing but enrol (docs/security.md)."""
+
+    FIELDS = ("require_superadmin", "require_reseller", "require_domain_admin")
+
+    require_superadmin = models.BooleanField(default=False)
+    require_reseller = models.BooleanField(default=False)
+    require_domain_admin = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return "two-factor policy"
+
+    @classmethod
+    def load(cls, *, for_update: bool = False) -> "TwoFactorPolicy":
+        """The rule (all off until a superadmin saves one); reading writes nothing."""
+        if for_update:
+            cls.objects.get_or_create(pk=1)
+            return cls.objects.select_for_update().get(pk=1)
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+    def requires(self, role: str) -> bool:
+        return {
+            User.Role.SUPERADMIN: self.require_superadmin,
+            User.Role.RESELLER: self.require_reseller,
+            User.Role.DOMAIN_ADMIN: self.require_domain_admin,
+        }.get(role, False)

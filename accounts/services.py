@@ -4,7 +4,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.hashers import identify_hasher
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import EmailValidator
@@ -15,6 +15,7 @@ from accounts.models import Reseller, User
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
 from domains.normalize import normalize_domain
+from domains.passwords import validate_plain_password
 from domains.permissions import (
     can_manage_domain,
     ensure_can_administer_domains,
@@ -165,12 +166,13 @@ def ensure_can_manage_user(actor, user: User) -> None:
 
 
 def _check_password(password: Any, user: User) -> str:
+    """The password policy shared with mailboxes (domains.passwords.validate_plain_password):
+    length, no control characters, not the user's own names, not a common password."""
     if not isinstance(password, str) or not password:
         raise _field("password", "Give a password.")
-    if len(password) > 4096:
-        raise _field("password", "At most 4096 characters.")
+    email = user.email or ""
     try:
-        validate_password(password, user)
+        validate_plain_password(password, names=(user.username, email, email.split("@")[0]))
     except ValidationError as exc:
         raise ValidationError(
             {"password": [ValidationError(m, code="password_policy") for m in exc.messages]}
@@ -350,8 +352,10 @@ def user_update(*, actor, user: User, **fields: Any) -> User:
 @transaction.atomic
 def user_set_password(*, actor, user: User, password: str | None = None) -> str:
     """Set a user's password (checked against the password policy), or a generated one when
-    none is given. Returns the password, for the face to show once; it is never audited."""
-    ensure_can_manage_user(actor, user)
+    none is given. Returns the password, for the face to show once; it is never audited.
+    Users may always change their own; others' only who may manage them."""
+    if is_system(actor) or actor.pk != user.pk:
+        ensure_can_manage_user(actor, user)
     user = User.objects.select_for_update().get(pk=user.pk)
     generated = password is None
     password = generate_password() if generated else password
@@ -373,3 +377,18 @@ def user_delete(*, actor, user: User) -> None:
         changes={"username": user.username, "role": user.role},
     )
     user.delete()
+
+
+def user_password_rehashed(*, user: User, old_hash: str) -> None:
+    """Django replaced a panel user's hash at login (another hasher or cost): record which
+    algorithms, never the hash."""
+    try:
+        old = identify_hasher(old_hash).algorithm
+    except ValueError:
+        old = "unknown"
+    audit_record(
+        actor=user,
+        action="user.password_rehash",
+        obj=user,
+        changes={"from": old, "to": identify_hasher(user.password).algorithm},
+    )

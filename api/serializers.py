@@ -9,7 +9,15 @@ from rest_framework import serializers
 from accounts.models import Reseller, User
 from api.models import APIKey
 from domains import units
-from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AppPassword,
+    Domain,
+    Mailbox,
+    RelayRecipient,
+    SenderGrant,
+)
 from domains.normalize import display_domain
 
 INT32_MAX = 2**31 - 1
@@ -464,6 +472,39 @@ class MailboxCreateSerializer(_MailboxWritable):
 )
 class MailboxUpdateSerializer(_MailboxWritable):
     pass
+
+
+class AppPasswordSerializer(serializers.ModelSerializer):
+    mailbox = serializers.CharField(source="mailbox.address", read_only=True)
+    last_used_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Last login Dovecot accepted (to the minute)"
+    )
+
+    class Meta:
+        model = AppPassword
+        fields = ["id", "mailbox", "name", "protocol", "created", "last_used_at"]
+        read_only_fields = fields
+
+
+class AppPasswordCreatedSerializer(AppPasswordSerializer):
+    password = serializers.CharField(
+        read_only=True,
+        help_text="The app password. Shown only this once; only its SHA-256 is stored.",
+    )
+
+    class Meta(AppPasswordSerializer.Meta):
+        fields = [*AppPasswordSerializer.Meta.fields, "password"]
+        read_only_fields = fields
+
+
+class AppPasswordCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    # A CharField, checked by the service: DRF's ChoiceField error repeats the input, and a
+    # lone surrogate in it cannot be rendered (a 500).
+    protocol = serializers.CharField(
+        max_length=16,
+        help_text="The one protocol it logs in to: imap, pop3 or smtp (submission)",
+    )
 
 
 class QuotaUsageSerializer(serializers.ModelSerializer):

@@ -37,10 +37,18 @@ from api.permissions import KeyAllowsMethod
 from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
 from domains import services
-from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    Domain,
+    Mailbox,
+    RelayRecipient,
+    SenderGrant,
+)
 from domains.selectors import (
     alias_domain_list,
     alias_list,
+    app_password_list,
     domain_list,
     mailbox_list,
     relay_recipient_list,
@@ -294,6 +302,57 @@ class MailboxViewSet(
         data = self.validated(serializers.MailboxRenameSerializer)
         services.mailbox_rename(actor=request.user, mailbox=mailbox, address=data["address"])
         return self.respond(mailbox)
+
+    # App passwords: one protocol each (imap, pop3, smtp), for mail programs, never the panel.
+    # The list is not paginated: a mailbox holds at most MAILADMIN_MAX_APP_PASSWORDS (20).
+    @extend_schema(
+        methods=["GET"],
+        request=None,
+        responses={200: serializers.AppPasswordSerializer(many=True)},
+        description="The mailbox's app passwords (never their secrets).",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=serializers.AppPasswordCreateSerializer,
+        responses={201: serializers.AppPasswordCreatedSerializer},
+        description="A new app password; its secret is in this response only (no-store).",
+    )
+    @action(detail=True, methods=["get", "post"], url_path="app-passwords")
+    def app_passwords(self, request, *args, **kwargs):
+        mailbox = self.get_object()
+        if request.method == "GET":
+            rows = app_password_list(actor=request.user, mailbox=mailbox)
+            return Response(serializers.AppPasswordSerializer(rows, many=True).data)
+        data = self.validated(serializers.AppPasswordCreateSerializer)
+        app_password, secret = services.app_password_create(
+            actor=request.user, mailbox=mailbox, **data
+        )
+        app_password.password = secret
+        response = Response(
+            serializers.AppPasswordCreatedSerializer(app_password).data,
+            status=status.HTTP_201_CREATED,
+        )
+        add_never_cache_headers(response)  # the only response that holds the secret
+        return response
+
+    @extend_schema(request=None, responses={204: None}, description="Revoke an app password.")
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"app-passwords/(?P<app_password_pk>[0-9]+)",
+        url_name="app-password",
+    )
+    def app_password_revoke(self, request, *args, app_password_pk=None, **kwargs):
+        mailbox = self.get_object()
+        app_password = (
+            app_password_list(actor=request.user, mailbox=mailbox)
+            .filter(pk=app_password_pk)
+            .first()
+        )
+        if app_password is None:
+            raise exceptions.NotFound()
+        services.app_password_delete(actor=request.user, app_password=app_password)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class QuotaUsageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):

@@ -12,7 +12,7 @@ source_dir=${MAILCONFIG_DIR:-/config}/dovecot
 wait_seconds=${MAILCONFIG_WAIT_SECONDS:-300}
 etc=/etc/dovecot
 vmail_root=${MAIL_VMAIL_ROOT:-/var/vmail}
-files=(dovecot.conf dovecot-sql.conf.ext dovecot-dict-sql.conf.ext)
+files=(dovecot.conf dovecot-sql.conf.ext dovecot-sql-app-passwords.conf.ext dovecot-dict-sql.conf.ext)
 
 log() { echo "dovecot-entrypoint: $*" >&2; }
 die() {
@@ -41,7 +41,8 @@ install_config() {
     # The .ext files hold the database password: root and the dovecot group only
     # (auth and dict run as user dovecot).
     install -o root -g dovecot -m 0640 \
-        "$source_dir/dovecot-sql.conf.ext" "$source_dir/dovecot-dict-sql.conf.ext" "$etc/"
+        "$source_dir/dovecot-sql.conf.ext" "$source_dir/dovecot-sql-app-passwords.conf.ext" \
+        "$source_dir/dovecot-dict-sql.conf.ext" "$etc/"
     install -o root -g root -m 0644 "$source_dir/dovecot.conf" "$etc/dovecot.conf"
 }
 

@@ -272,3 +272,53 @@ def maildir_for(local_part: str, domain_name: str) -> str:
 
 # An importable name of the choice set (drf-spectacular's ENUM_NAME_OVERRIDES in settings).
 DomainKind = Domain.Kind
+
+
+class AppPassword(models.Model):
+    """A generated password for one mail protocol of one mailbox (a phone's IMAP, a printer's
+    SMTP), so the main password need not be typed into every device. Only the SHA-256 of the
+    secret is stored: the secret is 140 random bits (accounts cannot pick it), so a fast hash
+    cannot be brute-forced and Dovecot can look it up by its hash in one index probe
+    (docs/security.md, docs/lookups.md `mail_app_passwords`). Never valid for the web panel."""
+
+    class Protocol(models.TextChoices):
+        IMAP = "imap", "IMAP"
+        POP3 = "pop3", "POP3"
+        SMTP = "smtp", "SMTP"
+
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="app_passwords")
+    name = models.CharField(max_length=100)
+    protocol = models.CharField(max_length=4, choices=Protocol.choices)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["mailbox", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.protocol})"
+
+    @property
+    def last_used_at(self):
+        """When Dovecot last accepted it (to the minute), or None: written by the passdb query's
+        `mail_app_password_used()` (docs/lookups.md)."""
+        try:
+            return self.use.last_used_at
+        except AppPasswordUse.DoesNotExist:
+            return None
+
+
+class AppPasswordUse(models.Model):
+    """The last successful login with an app password, written by Dovecot's passdb query through
+    a SECURITY DEFINER function (the mail role has no privilege on this table itself)."""
+
+    app_password = models.OneToOneField(
+        AppPassword, primary_key=True, on_delete=models.CASCADE, related_name="use"
+    )
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "mail_app_password_use"
+
+    def __str__(self) -> str:
+        return f"{self.app_password_id}: {self.last_used_at}"

@@ -4,15 +4,21 @@ The panel hashes itself (no `doveadm pw` subprocess). New passwords use MAIL_PAS
 (default ARGON2ID); BLF-CRYPT and SHA512-CRYPT hashes are accepted from migrations and verified.
 """
 
+import functools
 import re
+import unicodedata
+from collections.abc import Iterable
 
 import argon2
 import bcrypt
 from django.conf import settings
+from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from passlib.hash import sha512_crypt
 
 SCHEMES = ("ARGON2ID", "BLF-CRYPT", "SHA512-CRYPT")
+MAX_PASSWORD_LENGTH = 1024
 
 
 def _argon2_hasher() -> argon2.PasswordHasher:
@@ -37,6 +43,25 @@ def hash_password(plain: str, scheme: str | None = None) -> str:
     else:
         raise ValueError(f"Unsupported password scheme {scheme!r}")
     return f"{{{scheme}}}{body}"
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash differs from what hash_password() makes now: another scheme, or
+    the configured scheme at another cost."""
+    scheme, body = split_scheme(stored)
+    if scheme != settings.MAIL_PASSWORD_SCHEME.upper():
+        return True
+    try:
+        if scheme == "ARGON2ID":
+            return _argon2_hasher().check_needs_rehash(body)
+        if scheme == "BLF-CRYPT":
+            match = _BCRYPT_RE.match(body)
+            return match is None or int(match.group(1)) != settings.MAIL_BCRYPT_ROUNDS
+        if scheme == "SHA512-CRYPT":
+            return _sha512_rounds(body) != 5000
+    except (argon2.exceptions.InvalidHashError, ValueError):
+        return True
+    return True
 
 
 def split_scheme(stored: str) -> tuple[str, str]:
@@ -123,13 +148,46 @@ def _sha512_parses(body: str) -> bool:
     return True
 
 
-def validate_plain_password(plain: str) -> None:
-    if not isinstance(plain, str) or len(plain) < settings.MAIL_MIN_PASSWORD_LENGTH:
+@functools.cache
+def _common_passwords() -> CommonPasswordValidator:
+    # Django's offline list of 20,000 common (breached) passwords, read once per process.
+    return CommonPasswordValidator()
+
+
+def validate_plain_password(plain: str, *, names: Iterable[str] = ()) -> None:
+    """The password policy for mailboxes and panel users (docs/security.md): at least
+    MAIL_MIN_PASSWORD_LENGTH characters, at most 1024, no control characters, not one of the
+    account's own names (address, local part, user name) nor containing one, and not on the
+    common-password list shipped offline with Django. Imported hashes have no plaintext to check.
+    """
+    minimum = settings.MAIL_MIN_PASSWORD_LENGTH
+    if not isinstance(plain, str) or len(plain) < minimum:
         raise ValidationError(
-            f"Use at least {settings.MAIL_MIN_PASSWORD_LENGTH} characters.", code="too_short"
+            _("Use at least %(n)d characters.") % {"n": minimum}, code="too_short"
         )
-    if len(plain) > 1024 or any(c in plain for c in "\x00\r\n"):
-        raise ValidationError("The password contains characters that cannot be used.")
+    if len(plain) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(
+            _("Use at most %(n)d characters.") % {"n": MAX_PASSWORD_LENGTH}, code="too_long"
+        )
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in plain):
+        raise ValidationError(
+            _("The password contains characters that cannot be used."), code="invalid"
+        )
+    folded = plain.casefold()
+    for name in names:
+        name = (name or "").casefold()
+        if len(name) >= 3 and name in folded:
+            raise ValidationError(
+                _("The password must not contain the account's name or address."),
+                code="contains_name",
+            )
+    try:
+        _common_passwords().validate(plain)
+    except ValidationError:
+        raise ValidationError(
+            _("This password is on a list of common, breached passwords; choose another."),
+            code="common",
+        ) from None
 
 
 def _argon2_parses(body: str) -> bool:

@@ -3,7 +3,15 @@
 from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from domains.models import Alias, AliasDomain, Domain, Mailbox, RelayRecipient, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AppPassword,
+    Domain,
+    Mailbox,
+    RelayRecipient,
+    SenderGrant,
+)
 from domains.permissions import domain_scope_q
 
 
@@ -131,3 +139,14 @@ def domain_contents(domain: Domain) -> dict[str, int]:
         .first()
     ) or {}
     return {kind: row.get(f"n_{kind}") or 0 for kind in kinds}
+
+
+def app_password_list(*, actor, mailbox: Mailbox | None = None) -> QuerySet[AppPassword]:
+    """App passwords of the mailboxes in the actor's domains (actor None: a mailbox owner's own,
+    with `mailbox` given)."""
+    qs = AppPassword.objects.select_related("mailbox", "use").filter(
+        domain_scope_q(actor, "mailbox__domain__")
+    )
+    if mailbox is not None:
+        qs = qs.filter(mailbox=mailbox)
+    return qs.order_by("name", "id")

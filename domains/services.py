@@ -7,6 +7,9 @@ The faces hand over what the caller sent; deciding what actually changed is done
 that changes nothing writes nothing and needs no more rights than reading.
 """
 
+import hashlib
+import secrets
+import unicodedata
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +23,7 @@ from domains.models import (
     Alias,
     AliasDomain,
     AliasRecipient,
+    AppPassword,
     Domain,
     Mailbox,
     MailboxForward,
@@ -31,6 +35,8 @@ from domains.models import (
 from domains.normalize import normalize_address, normalize_domain, split_address
 from domains.passwords import (
     hash_password,
+    needs_rehash,
+    split_scheme,
     validate_password_hash,
     validate_plain_password,
     verify_password,
@@ -495,14 +501,18 @@ def relay_recipient_delete(*, actor, recipient: RelayRecipient) -> None:
 # --- Mailboxes ----------------------------------------------------------------------------------
 
 
-def _password_hash(password: str | None, password_hash: str | None) -> str:
+def _password_hash(password: str | None, password_hash: str | None, *, address: str) -> str:
+    """The hash to store: an imported `{SCHEME}hash` as given (no plaintext, so the password
+    policy cannot apply), or a plaintext password that passes the policy, hashed."""
     if password is not None and password_hash is not None:
         raise _field_error("password", "Give either a password or a password hash, not both.")
     if password_hash is not None:
         return _normalized("password_hash", validate_password_hash, password_hash)
     if password is None:
         raise _field_error("password", "A password is required.", code="required")
-    _normalized("password", validate_plain_password, password)
+    _normalized(
+        "password", validate_plain_password, password, names=(address, address.split("@")[0])
+    )
     return hash_password(password)
 
 
@@ -526,7 +536,7 @@ def mailbox_create(
     domain = _local_domain(domain_name, "address", actor)
     ensure_can_manage_domain(actor, domain)
     address = f"{local}@{domain_name}"
-    hashed = _password_hash(password, password_hash)
+    hashed = _password_hash(password, password_hash, address=address)
     quota = domain.default_quota if quota_bytes is None else quota_bytes
     quota = units.check_quota("quota_bytes", _non_negative_int("quota_bytes", quota))
     domain = limits.check_mailbox_create(domain, quota)
@@ -637,7 +647,7 @@ def mailbox_set_password(
     *, actor, mailbox: Mailbox, password: str | None = None, password_hash: str | None = None
 ) -> Mailbox:
     ensure_can_manage_domain(actor, mailbox.domain)
-    mailbox.password = _password_hash(password, password_hash)
+    mailbox.password = _password_hash(password, password_hash, address=mailbox.address)
     mailbox.save(update_fields=["password", "modified"])
     audit_record(actor=actor, action="mailbox.password", obj=mailbox)
     return mailbox
@@ -656,12 +666,33 @@ def mailbox_owner_change_password(
         raise _field_error("current_password", "This is not the current password.", "wrong")
     if new_password == current_password:
         raise _field_error("password", "Choose a password different from the current one.")
-    mailbox.password = _password_hash(new_password, None)
+    mailbox.password = _password_hash(new_password, None, address=mailbox.address)
     mailbox.save(update_fields=["password", "modified"])
     audit_record(
         actor=None, action="mailbox.password", obj=mailbox, changes={"by": "mailbox owner"}
     )
     return mailbox
+
+
+@transaction.atomic
+def mailbox_rehash_password(*, mailbox: Mailbox, password: str) -> Mailbox:
+    """After a successful login with `password`: replace a hash whose scheme or cost is not the
+    configured one (an imported {SHA512-CRYPT} or {BLF-CRYPT} moves to {ARGON2ID}). Only if the
+    stored hash is still the one the login verified; the audit event names the schemes, never
+    a hash. The policy is not applied: this is the password the mailbox already has."""
+    locked = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    if locked.password != mailbox.password or not needs_rehash(locked.password):
+        return locked
+    old_scheme = split_scheme(locked.password)[0]
+    locked.password = hash_password(password)
+    locked.save(update_fields=["password", "modified"])
+    audit_record(
+        actor=None,
+        action="mailbox.password_rehash",
+        obj=locked,
+        changes={"from": old_scheme, "to": split_scheme(locked.password)[0]},
+    )
+    return locked
 
 
 @transaction.atomic
@@ -901,3 +932,91 @@ def sender_grant_delete(*, actor, grant: SenderGrant) -> None:
     ensure_can_manage_domain(actor, grant.mailbox.domain)
     audit_record(actor=actor, action="sender_grant.delete", obj=grant)
     grant.delete()
+
+
+# --- App passwords --------------------------------------------------------------------------------
+# 28 characters from 31 unambiguous ones: 138 bits, shown in groups of four. The SHA-256 of the
+# whole string (dashes included) is stored and is what Dovecot looks up (docs/security.md).
+APP_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+APP_PASSWORD_CHARS = 28
+
+
+def app_password_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _app_password_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise _field_error("name", "Give the app password a name.", code="required")
+    name = name.strip()
+    if len(name) > AppPassword._meta.get_field("name").max_length:
+        raise _field_error("name", "At most 100 characters.", code="max_length")
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Cf") for c in name):
+        raise _field_error("name", "The name contains characters that cannot be used.")
+    return name
+
+
+def _app_password_create(mailbox: Mailbox, name: Any, protocol: Any, *, actor, by_owner: bool):
+    name = _app_password_name(name)
+    if protocol not in AppPassword.Protocol.values:
+        raise _field_error(
+            "protocol",
+            f"Choose one of: {', '.join(AppPassword.Protocol.values)}.",
+            "invalid_choice",
+        )
+    mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)  # serialises the count
+    if mailbox.app_passwords.count() >= settings.MAILADMIN_MAX_APP_PASSWORDS:
+        raise _field_error(
+            "name",
+            f"A mailbox has at most {settings.MAILADMIN_MAX_APP_PASSWORDS} app passwords.",
+            "limit",
+        )
+    raw = "".join(secrets.choice(APP_PASSWORD_ALPHABET) for _ in range(APP_PASSWORD_CHARS))
+    secret = "-".join(raw[i : i + 4] for i in range(0, APP_PASSWORD_CHARS, 4))
+    app_password = AppPassword.objects.create(
+        mailbox=mailbox, name=name, protocol=protocol, secret_hash=app_password_hash(secret)
+    )
+    changes: dict[str, Any] = {"mailbox": mailbox.address, "name": name, "protocol": protocol}
+    if by_owner:
+        changes["by"] = "mailbox owner"
+    audit_record(actor=actor, action="app_password.create", obj=app_password, changes=changes)
+    return app_password, secret
+
+
+@transaction.atomic
+def app_password_create(
+    *, actor, mailbox: Mailbox, name: str, protocol: str
+) -> tuple[AppPassword, str]:
+    """A new app password for one protocol (imap, pop3, smtp); returns it and its secret,
+    which is not stored and cannot be shown again."""
+    ensure_can_manage_domain(actor, mailbox.domain)
+    return _app_password_create(mailbox, name, protocol, actor=actor, by_owner=False)
+
+
+@transaction.atomic
+def mailbox_owner_app_password_create(
+    *, mailbox: Mailbox, name: str, protocol: str
+) -> tuple[AppPassword, str]:
+    return _app_password_create(mailbox, name, protocol, actor=None, by_owner=True)
+
+
+def _app_password_delete(app_password: AppPassword, *, actor, by_owner: bool) -> None:
+    changes: dict[str, Any] = {"name": app_password.name, "protocol": app_password.protocol}
+    if by_owner:
+        changes["by"] = "mailbox owner"
+    audit_record(actor=actor, action="app_password.delete", obj=app_password, changes=changes)
+    app_password.delete()
+
+
+@transaction.atomic
+def app_password_delete(*, actor, app_password: AppPassword) -> None:
+    """Revoke: the row goes, and with it the lookup row Dovecot reads, at commit."""
+    ensure_can_manage_domain(actor, app_password.mailbox.domain)
+    _app_password_delete(app_password, actor=actor, by_owner=False)
+
+
+@transaction.atomic
+def mailbox_owner_app_password_delete(*, mailbox: Mailbox, app_password: AppPassword) -> None:
+    if app_password.mailbox_id != mailbox.pk:
+        raise AppPassword.DoesNotExist
+    _app_password_delete(app_password, actor=None, by_owner=True)

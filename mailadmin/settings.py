@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI assets served locally (api/docs.py)
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "domains",
     "audit",
@@ -56,6 +59,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A user whose role must use 2FA and has no device yet may only enrol (panel/middleware.py).
+    "panel.middleware.TwoFactorEnrolmentMiddleware",
 ]
 
 ROOT_URLCONF = "mailadmin.urls"
@@ -108,7 +113,8 @@ LOGOUT_REDIRECT_URL = "login"
 # answers it, is refused while its account or source address is locked out (docs/security.md).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, auditing the rehash Django does at login (accounts/backends.py).
+    "accounts.backends.AdminBackend",
     # Mailbox owners (address + mail password); never an app password, never an admin session.
     "panel.auth.MailboxBackend",
 ]
@@ -123,6 +129,15 @@ AXES_RESET_ON_SUCCESS = False  # a success must not clear a guessing address's c
 AXES_VERBOSE = False
 MAILADMIN_LOGIN_COOLOFF_SECONDS = env_int("MAILADMIN_LOGIN_COOLOFF_SECONDS", 300)
 MAILADMIN_LOGIN_COOLOFF_MAX_SECONDS = env_int("MAILADMIN_LOGIN_COOLOFF_MAX_SECONDS", 86400)
+# Two-factor login (accounts/twofactor.py): the name authenticator apps show, the throttle on
+# wrong codes (after n failures the next try waits factor * 2^(n-1) s), and the codes one
+# password login may try before the password is asked again.
+OTP_TOTP_ISSUER = env_str("MAILADMIN_2FA_ISSUER", "mailadmin")
+OTP_TOTP_THROTTLE_FACTOR = env_int("MAILADMIN_2FA_THROTTLE_FACTOR", 1)
+OTP_STATIC_THROTTLE_FACTOR = env_int("MAILADMIN_2FA_THROTTLE_FACTOR", 1)
+MAILADMIN_2FA_MAX_TRIES = env_int("MAILADMIN_2FA_MAX_TRIES", 5)
+# A password login waits this long (seconds) for its second factor.
+MAILADMIN_2FA_PENDING_SECONDS = env_int("MAILADMIN_2FA_PENDING_SECONDS", 300)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -329,6 +344,8 @@ MAILADMIN_MAX_QUOTA_BYTES = env_int(
 )
 # Alias domains of one domain: each repeats every address of its target in the lookup tables.
 MAILADMIN_MAX_ALIAS_DOMAINS = env_int("MAILADMIN_MAX_ALIAS_DOMAINS", 10)
+# App passwords of one mailbox (each is a lookup row Dovecot may be asked for).
+MAILADMIN_MAX_APP_PASSWORDS = env_int("MAILADMIN_MAX_APP_PASSWORDS", 20)
 # Domain verification (TXT record) lookups: these name servers ("ip" or "ip:port"; empty: the
 # machine's resolv.conf), and how long one check may wait for them, in seconds.
 MAILADMIN_DNS_NAMESERVERS = env_list("MAILADMIN_DNS_NAMESERVERS")

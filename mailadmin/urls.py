@@ -5,11 +5,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from mailadmin import views
+from panel.views import account
 
 urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("account/api-keys/", include("api.web")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", account.PasswordLoginView.as_view(), name="login"),
+    path("login/code/", account.login_code, name="login_code"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),

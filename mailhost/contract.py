@@ -26,7 +26,7 @@ from pathlib import Path
 from psycopg import sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-INSTALLED_BY = "0001_lookup_tables"
+INSTALLED_BY = "0004_app_passwords"
 
 READ = ("SELECT",)
 READ_WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE")
@@ -54,11 +54,12 @@ RELATIONS: tuple[Relation, ...] = (
     Relation("mail_passdb", READ),
     Relation("mail_userdb", READ),
     Relation("mail_quota_usage", READ_WRITE, owned=False),
+    Relation("mail_app_passwords", READ),
 )
 LOOKUP_TABLES = tuple(r.name for r in RELATIONS if r.owned)
 QUOTA_USAGE_TABLE = "mail_quota_usage"
 # Functions the mail role calls from its queries.
-MAIL_ROLE_FUNCTIONS = ("mail_tempfail(text)",)
+MAIL_ROLE_FUNCTIONS = ("mail_tempfail(text)", "mail_app_password_used(bigint)")
 MAINTENANCE_FILE = SQL_DIR / "maintenance.sql"
 
 # Views of the first contract (domains migrations 0002/0003); the tables replace them.
@@ -104,6 +105,20 @@ DOVECOT_PASSWORD_QUERY = (
     "WHEN 'smtp' THEN allow_smtp WHEN 'submission' THEN allow_smtp ELSE false END"
 )
 DOVECOT_ITERATE_QUERY = "SELECT username AS user FROM mail_userdb"
+
+# Dovecot's second passdb, asked when the mailbox password did not match: app passwords, keyed
+# by the SHA-256 of the password typed, for this user and this service's protocol only. The row
+# also returns the hash for Dovecot to verify the password against ({SHA256.HEX}), and
+# mail_app_password_used() records the login (it returns '').
+DOVECOT_APP_PASSWORD_QUERY = (
+    "SELECT username AS user, "
+    "CASE WHEN busy THEN mail_tempfail(username) "
+    "ELSE '{SHA256.HEX}' || secret_hash || mail_app_password_used(app_password_id) END "
+    "AS password "
+    "FROM mail_app_passwords WHERE secret_hash = '%{sha256:password}' AND username = '%u' AND "
+    "protocol = CASE '%s' WHEN 'imap' THEN 'imap' WHEN 'pop3' THEN 'pop3' "
+    "WHEN 'smtp' THEN 'smtp' WHEN 'submission' THEN 'smtp' END"
+)
 
 
 def dovecot_user_query(*, vmail_root: str, uid: int, gid: int) -> str:
@@ -153,7 +168,8 @@ def _functions(cursor) -> list[str]:
 def uninstall(cursor) -> None:
     for table in ("domains_domain", "domains_aliasdomain", "domains_mailbox",
                   "domains_mailboxforward", "domains_alias", "domains_aliasrecipient",
-                  "domains_sendergrant", "domains_relayrecipient"):  # fmt: skip
+                  "domains_sendergrant", "domains_relayrecipient",
+                  "domains_apppassword"):  # fmt: skip
         for trigger in ("mail_lookup_ins", "mail_lookup_upd", "mail_lookup_del",
                         "mail_lookup_trunc"):  # fmt: skip
             cursor.execute(

@@ -102,6 +102,8 @@ class MailConfig:
     dovecot_sql_maxconns: int = 2
     dict_process_limit: int = 1
     dict_sql_maxconns: int = 1
+    # The app-password passdb reads through its own file, hence its own pool in the auth process.
+    dovecot_app_sql_maxconns: int = 1
     # SMTP AUTH commands one client may send per minute on submission/smtps (anvil).
     smtp_auth_rate_limit: int = 30
 
@@ -154,6 +156,18 @@ class MailConfig:
     @property
     def dovecot_sql_file(self) -> str:
         return f"{self.dovecot_config_dir.rstrip('/')}/dovecot-sql.conf.ext"
+
+    @property
+    def dovecot_app_sql_file(self) -> str:
+        return f"{self.dovecot_config_dir.rstrip('/')}/dovecot-sql-app-passwords.conf.ext"
+
+    @property
+    def dovecot_app_conninfo(self) -> str:
+        return self.pg_conninfo(
+            host=self.dovecot_db_host or self.db_host,
+            port=self.dovecot_db_port or self.db_port,
+            maxconns=self.dovecot_app_sql_maxconns,
+        )
 
     @property
     def dovecot_dict_file(self) -> str:
@@ -233,6 +247,7 @@ class MailConfig:
         return (
             self.proxymap_process_limit * len(POSTFIX_MAPS)
             + self.dovecot_sql_maxconns
+            + self.dovecot_app_sql_maxconns
             + self.dict_process_limit * self.dict_sql_maxconns
         )
 
@@ -322,6 +337,14 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
             cfg=cfg,
             password_query=contract.DOVECOT_PASSWORD_QUERY,
             iterate_query=contract.DOVECOT_ITERATE_QUERY,
+        ),
+        SECRET_MODE,
+    )
+    files["dovecot/dovecot-sql-app-passwords.conf.ext"] = (
+        _render(
+            "dovecot/dovecot-sql-app-passwords.conf.ext",
+            cfg=cfg,
+            password_query=contract.DOVECOT_APP_PASSWORD_QUERY,
         ),
         SECRET_MODE,
     )

@@ -18,9 +18,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from domains import services
 from domains.models import Mailbox
 from domains.normalize import normalize_address
-from domains.passwords import hash_password, verify_password
+from domains.passwords import hash_password, needs_rehash, verify_password
 
 SESSION_KEY = "panel_mailbox_owner"
 _dummy_hash: list[str] = []
@@ -77,6 +78,11 @@ class MailboxBackend:
             return None
         if not verify_password(password, mailbox.password) or not _may_log_in(mailbox):
             return None
+        if needs_rehash(mailbox.password):
+            # An imported or older hash moves to the configured scheme and cost. The session
+            # fingerprint is taken after this (log_in_owner), so the login survives its own
+            # rehash; Dovecot reads the new hash from mail_passdb at commit.
+            mailbox = services.mailbox_rehash_password(mailbox=mailbox, password=password)
         return MailboxOwner(mailbox)
 
     def get_user(self, user_id):

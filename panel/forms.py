@@ -481,3 +481,56 @@ class QueueActionForm(QueueFilterForm):
         if data.get("action") == "delete" and not data.get("queue_id") and not data.get("confirm"):
             self.add_error("confirm", _("Confirm the deletion of every selected message."))
         return data
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=64,
+        help_text=_("The 6 digits your authenticator app shows, or one of your recovery codes."),
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "inputmode": "text"}
+        ),
+    )
+
+
+class TwoFactorPolicyForm(forms.Form):
+    require_superadmin = forms.BooleanField(label=_("Superadmins"), required=False)
+    require_reseller = forms.BooleanField(label=_("Resellers"), required=False)
+    require_domain_admin = forms.BooleanField(label=_("Domain admins"), required=False)
+
+
+class AppPasswordForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("e.g. Phone, Laptop"))
+    protocol = forms.ChoiceField(
+        label=_("For"),
+        choices=[
+            ("imap", "IMAP"),
+            ("pop3", "POP3"),
+            ("smtp", _("SMTP (sending)")),
+        ],
+    )
+
+
+class UserPasswordForm(forms.Form):
+    current_password = forms.CharField(
+        label=_("Current password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    password = forms.CharField(
+        label=_("New password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label=_("New password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("The two new passwords differ."))
+        return data

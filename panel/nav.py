@@ -26,6 +26,8 @@ NAV = [
     NavItem("host_list", _("Mail hosts"), ("superadmin",)),
     NavItem("operation_list", _("Operations"), ("superadmin",)),
     NavItem("api_keys", _("API keys")),
+    NavItem("two_factor", _("Two-factor login")),
+    NavItem("two_factor_policy", _("Two-factor rule"), ("superadmin",)),
 ]
 
 

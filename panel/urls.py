@@ -3,7 +3,17 @@ so a foreign object is a 404 (panel/tests/test_isolation.py probes each pattern 
 
 from django.urls import path
 
-from panel.views import domains, hosts, mailboxes, owner, people, queue, users
+from panel.views import (
+    account,
+    app_passwords,
+    domains,
+    hosts,
+    mailboxes,
+    owner,
+    people,
+    queue,
+    users,
+)
 
 urlpatterns = [
     path("", domains.dashboard, name="dashboard"),
@@ -24,6 +34,16 @@ urlpatterns = [
     path("alias-domains/<int:pk>/delete/", domains.alias_domain_delete, name="alias_domain_delete"),
     path("mailboxes/<int:pk>/", mailboxes.mailbox_edit, name="mailbox_edit"),
     path("mailboxes/<int:pk>/password/", mailboxes.mailbox_password, name="mailbox_password"),
+    path(
+        "mailboxes/<int:pk>/app-passwords/",
+        app_passwords.mailbox_app_passwords,
+        name="mailbox_app_passwords",
+    ),
+    path(
+        "app-passwords/<int:pk>/delete/",
+        app_passwords.app_password_delete,
+        name="app_password_delete",
+    ),
     path("mailboxes/<int:pk>/toggle/", mailboxes.mailbox_toggle, name="mailbox_toggle"),
     path("mailboxes/<int:pk>/delete/", mailboxes.mailbox_delete, name="mailbox_delete"),
     path("mailboxes/<int:pk>/rename/", mailboxes.mailbox_rename, name="mailbox_rename"),
@@ -58,9 +78,20 @@ urlpatterns = [
     path("operations/", hosts.operation_list, name="operation_list"),
     path("operations/<int:pk>/retry/", hosts.operation_retry, name="operation_retry"),
     path("archives/<int:pk>/restore/", hosts.archive_restore, name="archive_restore"),
+    path("account/password/", account.account_password, name="account_password"),
+    path("account/two-factor/", account.two_factor, name="two_factor"),
+    path("account/two-factor/recovery/", account.two_factor_recovery, name="two_factor_recovery"),
+    path("account/two-factor/disable/", account.two_factor_disable, name="two_factor_disable"),
+    path("security/two-factor/", account.two_factor_policy, name="two_factor_policy"),
     # The mailbox owner's own pages.
     path("mailbox/login/", owner.owner_login, name="owner_login"),
     path("mailbox/logout/", owner.owner_logout, name="owner_logout"),
     path("mailbox/", owner.owner_home, name="owner_home"),
     path("mailbox/password/", owner.owner_password, name="owner_password"),
+    path("mailbox/app-passwords/", app_passwords.owner_app_passwords, name="owner_app_passwords"),
+    path(
+        "mailbox/app-passwords/<int:pk>/delete/",
+        app_passwords.owner_app_password_delete,
+        name="owner_app_password_delete",
+    ),
 ]

@@ -48,6 +48,7 @@ BEGIN
     PERFORM mail_relay_recipients_refresh(kind, ids);
     PERFORM mail_passdb_refresh(kind, ids);
     PERFORM mail_userdb_refresh(kind, ids);
+    PERFORM mail_app_passwords_refresh(kind, ids);
 END $$;
 
 -- Rewrite every lookup row that involves the given entities (each set may be NULL).
@@ -123,7 +124,7 @@ CREATE FUNCTION mail_lookup_rebuild() RETURNS void
 BEGIN
     PERFORM pg_advisory_xact_lock(7242315);
     TRUNCATE mail_domains, mail_transports, mail_mailboxes, mail_aliases, mail_sender_logins,
-             mail_relay_recipients, mail_passdb, mail_userdb;
+             mail_relay_recipients, mail_passdb, mail_userdb, mail_app_passwords;
     DELETE FROM mail_lookup_dirty WHERE xact = pg_current_xact_id();
     PERFORM set_config('mailadmin.lookups_dirty', 'no', true);
     PERFORM mail_lookup_apply(ARRAY(SELECT id FROM domains_domain), NULL, NULL, NULL, NULL, NULL);

@@ -12,7 +12,7 @@ from mailhost import contract
 DOC = Path(__file__).resolve().parents[2] / "docs" / "lookups.md"
 
 POSTFIX_MAPS = tuple(contract.POSTFIX_MAPS)
-DOVECOT_QUERIES = ("password_query", "user_query", "iterate_query")
+DOVECOT_QUERIES = ("password_query", "user_query", "iterate_query", "app_password_query")
 
 
 def _parse() -> dict[str, str]:
@@ -23,6 +23,9 @@ def _parse() -> dict[str, str]:
     block = re.search(r"`password_query`.*?```\n(.*?)```", text, re.S)
     if block:
         queries["password_query"] = " ".join(block.group(1).split())
+    app = re.search(r"`app_password_query`.*?```\n(.*?)```", text, re.S)
+    if app:
+        queries["app_password_query"] = " ".join(app.group(1).split())
     iterate = re.search(r"`iterate_query = (SELECT [^`]+)`", text)
     if iterate:
         queries["iterate_query"] = iterate.group(1)
@@ -38,7 +41,7 @@ def _quote(value: str) -> str:
 
 def render(name: str, **keys: str) -> str:
     """The query `name` with %s / %u / %d substituted (Postfix: %s = key; Dovecot: %u = user,
-    %s = service)."""
+    %s = service; pass `**{"{sha256:password}": hex}` for the app-password query)."""
     query = QUERIES[name]
     for placeholder, value in keys.items():
         query = query.replace(f"%{placeholder}", _quote(value))

@@ -2,6 +2,7 @@
 index scan of one lookup table, no join and no sequential scan. The data is bulk-inserted with
 generate_series (the triggers fill the lookup tables), then ANALYZEd."""
 
+import hashlib
 import json
 
 import pytest
@@ -24,6 +25,7 @@ LARGE_TABLES = {
     "domains_sendergrant",
     "domains_relayrecipient",
     "mail_quota_usage",
+    "domains_apppassword",
     *contract.LOOKUP_TABLES,
 }
 
@@ -69,6 +71,10 @@ BULK_SQL = [
          WHERE d.kind = 'relay'""",
     """INSERT INTO mail_quota_usage (username, bytes, messages)
         SELECT address, 1000, 10 FROM domains_mailbox WHERE id % 2 = 0""",
+    """INSERT INTO domains_apppassword (mailbox_id, name, protocol, secret_hash, created)
+        SELECT id, 'app', (ARRAY['imap', 'pop3', 'smtp'])[1 + id % 3],
+               encode(sha256(('secret' || id)::bytea), 'hex'), now()
+          FROM domains_mailbox WHERE id % 5 = 0""",
 ]
 
 # (map, key): the shapes Postfix asks for; keys point at rows that exist and at rows that do not.
@@ -147,6 +153,18 @@ def lookups() -> list[tuple[str, str]]:
         for service in ("imap", "pop3", "submission"):
             for key in DOVECOT_KEYS:
                 result.append((f"{query} {key!r} {service}", render(query, u=key, s=service)))
+    for service in ("imap", "pop3", "submission"):
+        for key in DOVECOT_KEYS:
+            for typed in ("secret5", "not an app password"):
+                digest = hashlib.sha256(typed.encode()).hexdigest()
+                result.append(
+                    (
+                        f"app_password_query {key!r} {service} {typed!r}",
+                        render(
+                            "app_password_query", u=key, s=service, **{"{sha256:password}": digest}
+                        ),
+                    )
+                )
     result.append(
         (
             "quota usage write",

@@ -18,6 +18,7 @@ from domains import services
 from domains.models import (
     Alias,
     AliasDomain,
+    AppPassword,
     Domain,
     Mailbox,
     RelayRecipient,
@@ -88,6 +89,12 @@ def expected() -> dict[str, Counter]:
             (m.address, m.password, m.allow_imap, m.allow_pop3, m.allow_smtp, m.maildir_busy)
         ] += 1
         out["mail_userdb"][(m.address, m.maildir, f"*:bytes={m.quota_bytes}", m.maildir_busy)] += 1
+        allowed = {"imap": m.allow_imap, "pop3": m.allow_pop3, "smtp": m.allow_smtp}
+        for app in AppPassword.objects.filter(mailbox=m):
+            if allowed[app.protocol]:
+                out["mail_app_passwords"][
+                    (app.secret_hash, m.address, app.protocol, m.maildir_busy)
+                ] += 1
         if m.maildir_busy:
             out["mail_transports"][(m.address, BUSY_TRANSPORT)] += 1
         forwards = [f.address for f in m.forwards.all()]
@@ -139,6 +146,7 @@ TABLE_QUERIES = {
         "SELECT username, password, allow_imap, allow_pop3, allow_smtp, busy FROM mail_passdb"
     ),
     "mail_userdb": "SELECT username, maildir, quota_rule, busy FROM mail_userdb",
+    "mail_app_passwords": "SELECT secret_hash, username, protocol, busy FROM mail_app_passwords",
 }
 
 
@@ -305,10 +313,21 @@ def op_grant(addr, granted, catchall):
         services.sender_grant_create(actor=None, mailbox=mailbox, address=granted)
 
 
+def op_app_password(addr, protocol):
+    mailbox = _mailbox(addr)
+    if mailbox is None:
+        return
+    existing = AppPassword.objects.filter(mailbox=mailbox, protocol=protocol).first()
+    if existing:
+        services.app_password_delete(actor=None, app_password=existing)
+    else:
+        services.app_password_create(actor=None, mailbox=mailbox, name="app", protocol=protocol)
+
+
 update_mailbox = st.tuples(
     st.just(op_update_mailbox),
     address,
-    st.sampled_from(["forwards", "keep_copy", "busy", "password", "quota", "active"]),
+    st.sampled_from(["forwards", "keep_copy", "busy", "password", "quota", "active", "allow_imap"]),
     st.lists(recipient, max_size=2, unique=True),
 )
 operations = st.one_of(
@@ -353,6 +372,7 @@ operations = st.one_of(
         st.lists(recipient, min_size=1, max_size=3, unique=True),
     ),
     st.tuples(st.just(op_grant), address, address, st.booleans()),
+    st.tuples(st.just(op_app_password), address, st.sampled_from(["imap", "pop3", "smtp"])),
 )
 
 
@@ -380,6 +400,8 @@ def starting_point() -> None:
     )
     services.alias_create(actor=None, address="@b.example", recipients=["ann@b.example"])
     op_grant("bob@a.example", "bob@b.example", False)
+    op_app_password("ann@a.example", "imap")
+    op_app_password("ann@b.example", "smtp")
 
 
 @settings(
@@ -433,6 +455,10 @@ def single_steps():
                 yield op_update_alias, addr, catchall, field, recipients
         for granted, catchall in itertools.product(addresses, (False, True)):
             yield op_grant, addr, granted, catchall
+        for protocol in ("imap", "pop3", "smtp"):
+            yield op_app_password, addr, protocol
+        for field in ("allow_imap", "allow_smtp"):
+            yield op_update_mailbox, addr, field, []
 
 
 def test_lookups_follow_each_single_change(db):

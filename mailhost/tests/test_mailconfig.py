@@ -33,6 +33,8 @@ def contract_queries() -> dict[str, str]:
     found["password_query"] = block
     found["user_query"] = re.search(r"`(SELECT '/var/vmail/'[^`]+)`", text).group(1)
     found["iterate_query"] = re.search(r"iterate_query = (SELECT [^`]+)`", text).group(1)
+    app = re.search(r"`app_password_query`.*?```\n(.*?)```", text, re.S).group(1)
+    found["app_password_query"] = app
     return {k: norm(v) for k, v in found.items()}
 
 
@@ -73,6 +75,7 @@ def test_layout_and_modes(tmp_path, cfg):
         f"postfix/{mailconfig.WHOLE_KEY_REGEXP}",
         "dovecot/dovecot.conf",
         "dovecot/dovecot-sql.conf.ext",
+        "dovecot/dovecot-sql-app-passwords.conf.ext",
         "dovecot/dovecot-dict-sql.conf.ext",
         *(f"postfix/pgsql/{name}.cf" for name in mailconfig.POSTFIX_MAPS),
     }
@@ -121,7 +124,12 @@ def test_dovecot_queries_follow_the_contract(files):
     assert norm(sql["password_query"]) == contract["password_query"]
     assert norm(sql["user_query"]) == contract["user_query"]  # default root and uid/gid
     assert norm(sql["iterate_query"]) == contract["iterate_query"]
+    app = parse_cf(files["dovecot/dovecot-sql-app-passwords.conf.ext"])
+    assert app["driver"] == "pgsql" and "maxconns=1" in app["connect"]
+    assert norm(app["password_query"]) == contract["app_password_query"]
     conf = files["dovecot/dovecot.conf"]
+    # The mailbox password is asked first, app passwords second.
+    assert conf.index("dovecot-sql.conf.ext") < conf.index("dovecot-sql-app-passwords.conf.ext")
     assert "quota = count:User quota" in conf
     assert "quota_clone_dict = proxy:dict-async:quotaclone" in conf
     dict_sql = files["dovecot/dovecot-dict-sql.conf.ext"]

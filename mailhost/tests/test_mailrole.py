@@ -41,6 +41,9 @@ FORBIDDEN = [
     "SELECT * FROM django_migrations",
     "UPDATE domains_mailbox SET password = 'x'",
     "CREATE TABLE mail_owned (id int)",
+    "SELECT * FROM domains_apppassword",
+    "SELECT * FROM mail_app_password_use",
+    "INSERT INTO mail_app_password_use (app_password_id, last_used_at) VALUES (1, now())",
 ]
 
 
@@ -140,13 +143,16 @@ def test_role_privileges_on_lookup_tables_are_select_only(mail_role):
             "SELECT has_function_privilege(%s, 'mail_quota_usage_bind()', 'EXECUTE')", [mail_role]
         )
         assert cursor.fetchone() == (False,)
-        # of the contract's functions, only the one its queries call
+        # of the contract's functions, only the ones its queries call
         cursor.execute(
             "SELECT p.oid::regprocedure::text FROM pg_proc p"
             " WHERE p.proname LIKE 'mail\\_%%' AND has_function_privilege(%s, p.oid, 'EXECUTE')",
             [mail_role],
         )
-        assert [row[0] for row in cursor.fetchall()] == ["mail_tempfail(text)"]
+        assert sorted(row[0] for row in cursor.fetchall()) == [
+            "mail_app_password_used(bigint)",
+            "mail_tempfail(text)",
+        ]
 
 
 def test_role_reads_no_other_relation(mail_conn):

@@ -17,7 +17,7 @@ from accounts.models import Reseller, User
 from api.models import APIKey
 from api.services import api_key_create
 from domains import services
-from domains.models import Alias, AliasDomain, Domain, Mailbox, SenderGrant
+from domains.models import Alias, AliasDomain, AppPassword, Domain, Mailbox, SenderGrant
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,11 @@ PROBES = {
     "user_password": "staff",
     "user_toggle": "staff",
     "user_delete": "staff",
+    "mailbox_app_passwords": "mailbox",
+    "app_password_delete": "app_password",
+    "two_factor": None,
+    "two_factor_policy": None,
+    "account_password": None,
 }
 # Superadmin-only pages (mail hosts and their operations): every other role gets the 404 a
 # missing page gets (test_superadmin_pages_are_404_for_everyone_else).
@@ -84,6 +89,11 @@ NOT_TENANT_PAGES = {
     "owner_logout",
     "owner_home",
     "owner_password",
+    "owner_app_passwords",  # the owner's own mailbox only (api/tests/test_app_passwords.py)
+    "owner_app_password_delete",
+    "login_code",  # the second login step: the session's own pending user only
+    "two_factor_recovery",  # POST, the caller's own devices only
+    "two_factor_disable",
     "set_language",
     "healthz",
 }
@@ -128,6 +138,7 @@ class Tenant:
     reseller: Reseller
     api_key: APIKey
     staff: User  # a domain admin of the victim's pool, on this domain
+    app_password: AppPassword | None = None
 
     def pk_of(self, kind: str) -> int:
         return getattr(self, kind).pk
@@ -145,7 +156,12 @@ def build(reseller: Reseller, user: User, name: str) -> Tenant:
         username=f"staff-{name}", password="staff password 1", role="domainadmin", reseller=reseller
     )
     staff.managed_domains.add(domain)
-    return Tenant(user, domain, mailbox, alias, alias_domain, grant, reseller, key, staff)
+    app_password, _ = services.app_password_create(
+        actor=None, mailbox=mailbox, name="phone", protocol="imap"
+    )
+    return Tenant(
+        user, domain, mailbox, alias, alias_domain, grant, reseller, key, staff, app_password
+    )
 
 
 @pytest.fixture
@@ -168,6 +184,7 @@ def world():
             ],
             key,
             tenants[tag].staff,
+            tenants[tag].app_password,
         )
     return tenants
 
@@ -207,6 +224,9 @@ def snapshot(t: Tenant) -> dict:
         "staff": (
             User.objects.filter(pk=t.staff.pk).values_list("is_active", "email", "password")[0],
             sorted(t.staff.managed_domains.values_list("name", flat=True)),
+        ),
+        "app_passwords": sorted(
+            AppPassword.objects.filter(mailbox__domain=domain).values_list("pk", "secret_hash")
         ),
     }
 
