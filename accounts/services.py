@@ -174,9 +174,7 @@ def _check_password(password: Any, user: User) -> str:
     try:
         validate_plain_password(password, names=(user.username, email, email.split("@")[0]))
     except ValidationError as exc:
-        raise ValidationError(
-            {"password": [ValidationError(m, code="password_policy") for m in exc.messages]}
-        ) from exc
+        raise ValidationError({"password": exc.error_list}) from exc
     return password
 
 

@@ -497,6 +497,13 @@ class AppPasswordCreatedSerializer(AppPasswordSerializer):
         read_only_fields = fields
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "IMAP on a phone", value={"name": "Phone", "protocol": "imap"}, request_only=True
+        )
+    ]
+)
 class AppPasswordCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     # A CharField, checked by the service: DRF's ChoiceField error repeats the input, and a
