@@ -512,25 +512,5 @@ class AppPasswordForm(forms.Form):
     )
 
 
-class UserPasswordForm(forms.Form):
-    current_password = forms.CharField(
-        label=_("Current password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
-    )
-    password = forms.CharField(
-        label=_("New password"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password_again = forms.CharField(
-        label=_("New password again"),
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            self.add_error("password_again", _("The two new passwords differ."))
-        return data
+class UserPasswordForm(OwnerPasswordForm):
+    """A panel user changes its own password: the same three fields as a mailbox owner's."""
