@@ -21,6 +21,7 @@ from domains.models import (
     QuotaUsage,
     SenderGrant,
 )
+from mailhost.models import ArchivedMaildir, MailHost, Operation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 SMALL, LARGE = 10, 10_000
@@ -81,6 +82,25 @@ def grow(user: User, pool: Reseller, domain: Domain, start: int, stop: int) -> N
     APIKey.objects.bulk_create(
         APIKey(user=user, name=f"k{i}", prefix=f"p{i:07d}", secret_hash="x") for i in span
     )
+    # Mail-host operations and archived Maildirs (superadmins' operations page), on one host.
+    host, _ = MailHost.objects.get_or_create(name="mail1")
+    Operation.objects.bulk_create(
+        Operation(
+            kind=Operation.Kind.MAILDIR_ARCHIVE,
+            host=host,
+            args={"address": f"u{i}@big.example"},
+            state=Operation.State.FAILED if i % 2 else Operation.State.DONE,
+            last_error="rename: No such file or directory",
+            requested_by=user,
+        )
+        for i in span
+    )
+    ArchivedMaildir.objects.bulk_create(
+        ArchivedMaildir(
+            address=f"u{i}@big.example", host=host, path=f".archive/u{i}", purge_after=now
+        )
+        for i in span
+    )
     # The pool's domain admins, each on one of the new domains (the users page shows them).
     admins = User.objects.bulk_create(
         User(username=f"admin{i}", role="domainadmin", reseller=pool, password="!") for i in span
@@ -121,6 +141,8 @@ def test_list_pages_cost_the_same_at_10_and_10000_rows(db, role):
         "/users/",
         "/users/?q=admin1",
     ]
+    if role == "superadmin":
+        pages += ["/hosts/", "/operations/", "/operations/?state=failed"]
     grow(user, pool, domain, 0, SMALL)
     small = {url: queries(client, url) for url in pages}
     grow(user, pool, domain, SMALL, LARGE)
@@ -132,5 +154,8 @@ def test_list_pages_cost_the_same_at_10_and_10000_rows(db, role):
     assert page.count('<tr id="mailbox-') == 50 and "page 1 of 200" in page
     people = client.get("/users/").content.decode()
     assert people.count('<tr id="user-') == 50 and "page 1 of 201" in people
+    if role == "superadmin":
+        ops = client.get("/operations/?state=failed").content.decode()
+        assert ops.count('<tr id="operation-') == 50 and "page 1 of 100" in ops, ops[:2000]
     keys = client.get("/account/api-keys/").content.decode()
     assert keys.count("<code>mak_") == 50 and "page 1 of 200" in keys
