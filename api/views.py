@@ -18,7 +18,6 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,6 +33,7 @@ from api.models import APIKey
 from api.pagination import KeysetPagination
 from api.parsers import BoundedJSONParser
 from api.permissions import KeyAllowsMethod
+from api.renderers import JSONRendererEscapingSurrogates
 from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
 from domains import services
@@ -61,7 +61,7 @@ class ApiMixin:
     authentication_classes = [APIKeyAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, KeyAllowsMethod]
     throttle_classes = [APIKeyRateThrottle]
-    renderer_classes = [JSONRenderer]
+    renderer_classes = [JSONRendererEscapingSurrogates]
     parser_classes = [BoundedJSONParser]
     schema = ApiAutoSchema()
 

@@ -357,3 +357,18 @@ def test_a_tenant_proves_its_own_domain_through_the_api(world, dns_zone):
     assert verified.status_code == 200, verified.content
     assert verified.json()["verified"] is True and verified.json()["verification_record"] is None
     assert b.list_all("domains/?verified=false") == []
+
+
+def test_a_lone_surrogate_in_any_field_is_a_json_400_not_a_500(world):
+    """A string JSON can carry but UTF-8 cannot encode, sent where the error echoes it back."""
+    b = ApiClient(world.b.key)
+    before = everything()
+    for path, body in (
+        ("domains/", {"name": "surrogate.example", "kind": "\ud800"}),
+        ("mailboxes/", {"address": "\ud800@b1.example", "password": PASSWORD}),
+        ("aliases/", {"address": "x@b1.example", "recipients": ["\udfff@b1.example"]}),
+    ):
+        response = b.post(path, body)
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json(), path
+    assert everything() == before
