@@ -420,7 +420,11 @@ def test_after_the_whole_catalogue_no_message_is_captured_diverted_or_spoofed(
         ):
             code, msg = try_send(client, sender, a_user)
             assert code >= 500, (sender, code, msg)
-    assert h.rcpt_reply(mail_stack.ports["smtp"], a_user, b_user)[0] >= 500
+    with h.smtp(mail_stack.ports["smtp"]) as client:  # refused at MAIL FROM or at RCPT TO
+        code, msg = client.mail(a_user)
+        if code == 250:
+            code, msg = client.rcpt(b_user)
+        assert code >= 500, (code, msg)
 
     # A's mail arrives at A (the alias, the alias domain and the catch-all resolve inside A) ...
     h.wait_messages(mail_stack, a_user, 2)
