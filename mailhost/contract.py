@@ -26,7 +26,7 @@ from pathlib import Path
 from psycopg import sql
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-INSTALLED_BY = "0004_app_passwords"
+INSTALLED_BY = "0005_mailbox_row_trigger"
 
 READ = ("SELECT",)
 READ_WRITE = ("SELECT", "INSERT", "UPDATE", "DELETE")

@@ -29,27 +29,8 @@ BEGIN
     END IF;
 END $$;
 
--- An app password written or revoked marks its mailbox: the mailbox's refresh rewrites its rows.
-CREATE FUNCTION mail_lookup_on_app_password() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM mail_lookup_mark('mailbox', ARRAY(SELECT mailbox_id FROM new_rows));
-    END IF;
-    IF TG_OP IN ('DELETE', 'UPDATE') THEN
-        PERFORM mail_lookup_mark('mailbox', ARRAY(SELECT mailbox_id FROM old_rows));
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER mail_lookup_ins AFTER INSERT ON domains_apppassword
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION mail_lookup_on_app_password();
-CREATE TRIGGER mail_lookup_upd AFTER UPDATE ON domains_apppassword
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION mail_lookup_on_app_password();
-CREATE TRIGGER mail_lookup_del AFTER DELETE ON domains_apppassword
-    REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION mail_lookup_on_app_password();
+-- An app password written or revoked marks its mailbox (maintenance.sql's
+-- mail_lookup_on_mailbox_row): the mailbox's refresh rewrites its rows.
 
 -- Dovecot's app-password query calls this in its select list: the row is found only when the
 -- typed password hashes to the key, so a call is a successful login. It records the time (at

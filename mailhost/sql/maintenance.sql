@@ -183,7 +183,8 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION mail_lookup_on_mailbox_forward() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Rows that belong to a mailbox (its forwards, its app passwords) mark that mailbox.
+CREATE FUNCTION mail_lookup_on_mailbox_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         PERFORM mail_lookup_mark('mailbox', ARRAY(SELECT mailbox_id FROM new_rows));
@@ -254,7 +255,8 @@ DECLARE
         ['domains_domain', 'mail_lookup_on_domain'],
         ['domains_aliasdomain', 'mail_lookup_on_alias_domain'],
         ['domains_mailbox', 'mail_lookup_on_mailbox'],
-        ['domains_mailboxforward', 'mail_lookup_on_mailbox_forward'],
+        ['domains_mailboxforward', 'mail_lookup_on_mailbox_row'],
+        ['domains_apppassword', 'mail_lookup_on_mailbox_row'],
         ['domains_alias', 'mail_lookup_on_alias'],
         ['domains_aliasrecipient', 'mail_lookup_on_alias_recipient'],
         ['domains_sendergrant', 'mail_lookup_on_sender_grant'],
