@@ -333,7 +333,7 @@ def _usage(mailbox: Mailbox):
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
-            "A new address in the same or another of your domains",
+            "A new address in the same domain",
             value={"address": "robert@example.com"},
             request_only=True,
         )
