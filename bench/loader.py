@@ -13,6 +13,7 @@ Names (n = mailbox number, d = its domain, k = alias/grant/alias-domain number):
     grant        g{k}@d{..}.test, sent by mailbox u{k * step}
     forward      u{n}@... also to fwd{n}@elsewhere.example (keeping a copy)
     relay domain r{k}.test (smtp:[mx.r{k}.test]:25, accepts all recipients)
+    empty domain e{k}.test (local, no mailboxes: only below 500 mailboxes, up to 50 domains)
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ BASE_TABLES = (
 )
 
 
+# The panel's domain list shows 50 rows a page: every data set has at least that many domains.
+MIN_DOMAINS = 50
+
+
 @dataclass(frozen=True)
 class Spec:
     """How much to load. The defaults of `for_mailboxes` follow issue 10's proportions: 10
@@ -56,6 +61,9 @@ class Spec:
     grants: int
     forwards: int
     relay_domains: int = 1
+    # Local domains without mailboxes (e{i}.test), so that a small data set still fills the
+    # panel's domain list page and its figure compares like for like with a large one.
+    empty_domains: int = 0
 
     @classmethod
     def for_mailboxes(cls, mailboxes: int) -> Spec:
@@ -68,6 +76,7 @@ class Spec:
             grants=max(1, mailboxes // 10),
             forwards=max(1, mailboxes // 100),
             relay_domains=max(1, domains // 1000),
+            empty_domains=max(0, MIN_DOMAINS - domains),
         )
 
     @property
@@ -113,6 +122,9 @@ def _rows_domains(spec: Spec, now: str) -> Iterator[str]:
             f"{i}\tr{r}.test\trelay\tsmtp:[mx.r{r}.test]:25\t\tt\t0\t0\t0\t0\t0\t{now}\t{now}"
             f"\t\\N\t{now}\t\tt\n"
         )
+    for e in range(spec.empty_domains):
+        i = spec.domains + spec.relay_domains + e + 1
+        yield f"{i}\te{e}.test\tlocal\t\t\tt\t0\t0\t0\t0\t0\t{now}\t{now}\t\\N\t{now}\t\tf\n"
 
 
 def _rows_alias_domains(spec: Spec, now: str) -> Iterator[str]:

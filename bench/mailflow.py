@@ -35,8 +35,9 @@ SENDER_DOMAIN = "sender.example"
 
 # The static equivalent of each map, from the lookup tables Postfix reads.
 HASH_SOURCES = {
-    "virtual_mailbox_domains": "SELECT domain, 'OK' FROM mail_domains WHERE kind = 'local'",
-    "virtual_alias_domains": "SELECT domain, 'OK' FROM mail_domains WHERE kind = 'alias'",
+    "virtual_mailbox_domains": (
+        "SELECT domain, 'OK' FROM mail_domains WHERE kind IN ('local', 'alias')"
+    ),
     "relay_domains": "SELECT domain, 'OK' FROM mail_domains WHERE kind IN ('relay', 'backup')",
     "relay_recipient_maps": "SELECT address, 'OK' FROM mail_relay_recipients",
     "transport_maps": "SELECT key, transport FROM mail_transports",

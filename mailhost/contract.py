@@ -75,13 +75,23 @@ _OLD_VIEWS = (
 # --- What Postfix and Dovecot send ---------------------------------------------------------------
 # Postfix substitutes %s with the lookup key (lowercased, quotes escaped).
 POSTFIX_MAPS: dict[str, str] = {
-    "virtual_mailbox_domains": "SELECT domain FROM mail_domains WHERE domain='%s' AND kind='local'",
-    "virtual_alias_domains": "SELECT domain FROM mail_domains WHERE domain='%s' AND kind='alias'",
+    # Local and alias domains in one list: Postfix asks virtual_alias_domains first for every
+    # domain it resolves, so a separate alias list cost one more query per address. An alias
+    # domain's addresses exist only in virtual_alias_maps, so unknown ones are still refused.
+    "virtual_mailbox_domains": (
+        "SELECT domain FROM mail_domains WHERE domain='%s' AND kind IN ('local','alias')"
+    ),
     "relay_domains": (
         "SELECT domain FROM mail_domains WHERE domain='%s' AND kind IN ('relay','backup')"
     ),
     "relay_recipient_maps": "SELECT 'OK' FROM mail_relay_recipients WHERE address='%s'",
-    "transport_maps": "SELECT transport FROM mail_transports WHERE key='%s'",
+    # One query per address: the address's own row (a busy mailbox) before its domain's (a relay
+    # next hop). %d also makes Postfix skip the query for the bare-domain and parent-domain keys
+    # it asks after the address (only user@domain keys have a domain part).
+    "transport_maps": (
+        "SELECT transport FROM mail_transports WHERE key IN ('%s','%d') "
+        "ORDER BY length(key) DESC LIMIT 1"
+    ),
     "virtual_mailbox_maps": "SELECT maildir FROM mail_mailboxes WHERE address='%s'",
     "virtual_alias_maps": "SELECT goto FROM mail_aliases WHERE address='%s'",
     "smtpd_sender_login_maps": "SELECT login FROM mail_sender_logins WHERE sender='%s'",

@@ -31,7 +31,7 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "mailhost"
 POSTFIX_MAPS = contract.POSTFIX_MAPS
 
 # The maps Postfix checks as domain lists, and the pass-through regexp in front of them.
-DOMAIN_LISTS = ("virtual_mailbox_domains", "virtual_alias_domains", "relay_domains")
+DOMAIN_LISTS = ("virtual_mailbox_domains", "relay_domains")
 WHOLE_KEY_REGEXP = "whole-key.regexp"
 
 SECRET_MODE = 0o640

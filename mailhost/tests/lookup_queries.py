@@ -63,8 +63,15 @@ def run(name: str, cursor=None, **keys: str) -> list[tuple]:
 
 
 def postfix(map_name: str, key: str) -> list[str]:
-    """One Postfix table lookup: keys are folded to lowercase, then `%s` substituted."""
-    return sorted(row[0] for row in run(map_name, s=key.lower()))
+    """One Postfix table lookup: keys are folded to lowercase, then `%s` substituted, and `%d`
+    with the key's domain part; a query with `%d` is not sent for a key without one (pgsql_table(5):
+    Postfix answers not found)."""
+    key = key.lower()
+    if "%d" not in QUERIES[map_name]:
+        return sorted(row[0] for row in run(map_name, s=key))
+    if "@" not in key:
+        return []
+    return sorted(row[0] for row in run(map_name, s=key, d=key.rpartition("@")[2]))
 
 
 def postfix_address(map_name: str, address: str) -> list[str]:

@@ -115,6 +115,8 @@ def test_postfix_maps_use_the_contract_queries(files, cfg):
     assert files[f"postfix/{mailconfig.WHOLE_KEY_REGEXP}"] == "/^(.+)$/ $1\n"
     # one alias map, not PostfixAdmin's chain of three or four
     assert len(main["virtual_alias_maps"].split()) == 1
+    # alias domains are in virtual_mailbox_domains: no alias-domain query for every address
+    assert main["virtual_alias_domains"] == ""
 
 
 def test_dovecot_queries_follow_the_contract(files):
