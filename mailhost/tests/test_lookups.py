@@ -363,6 +363,16 @@ def test_a_busy_mailbox_waits_instead_of_taking_mail(world):
     assert isinstance(failure.value.__cause__, psycopg.errors.LockNotAvailable)
 
 
+def test_an_address_row_beats_its_domain_row_in_one_transport_query(world):
+    # Both rows at once (a domain turned relay under a busy mailbox, written past the services):
+    # the single query answers the address's own row, and only that one.
+    Domain.objects.filter(name="example.com").update(kind="relay", transport="smtp:[mx.x.example]")
+    Mailbox.objects.filter(address="alice@example.com").update(maildir_busy=True)
+    [transport] = postfix("transport_maps", "alice@example.com")
+    assert transport.startswith("retry:4.")
+    assert postfix("transport_maps", "eve@example.com") == ["smtp:[mx.x.example]"]
+
+
 def test_a_busy_mailbox_is_live_again_when_the_operation_ends(world):
     Mailbox.objects.filter(address="alice@example.com").update(maildir_busy=True)
     assert postfix("transport_maps", "alice@example.com") != []
