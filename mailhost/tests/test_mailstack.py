@@ -440,6 +440,10 @@ def test_refusals_with_the_right_codes(mail_stack):
     for rcpt in (f"nobody@{domain.name}", f"carol@{domain.name}", f"nobody@{alias_dom}"):
         code, msg = h.rcpt_reply(port, REMOTE, rcpt)
         assert code == 550 and msg.startswith("5.1.1"), (rcpt, code, msg)
+    # An alias domain is a virtual mailbox domain whose addresses are all aliases.
+    assert (
+        "User unknown in virtual mailbox table" in h.rcpt_reply(port, REMOTE, f"x@{alias_dom}")[1]
+    )
     for rcpt in (f"x@{h.unique_domain('u')}", f"dave@{off.name}"):
         code, msg = h.rcpt_reply(port, REMOTE, rcpt)
         assert code == 554 and "Relay access denied" in msg, (rcpt, code, msg)
