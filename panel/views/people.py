@@ -19,6 +19,7 @@ from panel.views.common import (
     back,
     htmx_answer,
     is_htmx,
+    origin_of,
     page_of,
     posted,
     role_view,
@@ -48,7 +49,7 @@ def reseller_create(request: HttpRequest) -> HttpResponse:
         data = form.service_data()
 
         def create() -> str:
-            account_services.reseller_create(actor=request.user, **data)
+            account_services.reseller_create(origin=origin_of(request), actor=request.user, **data)
             return reverse("reseller_list")
 
         token = form.cleaned_data["form_token"]
@@ -72,7 +73,9 @@ def reseller_edit(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.service_data()
         saved = try_service(
             form,
-            lambda: account_services.reseller_update(actor=request.user, reseller=reseller, **data),
+            lambda: account_services.reseller_update(
+                origin=origin_of(request), actor=request.user, reseller=reseller, **data
+            ),
         )
         if saved is not None:
             messages.success(request, _("%(name)s was saved.") % {"name": saved.name})
@@ -85,7 +88,10 @@ def reseller_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def reseller_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     reseller = get_object_or_404(reseller_list(actor=request.user), pk=pk)
     reseller = account_services.reseller_update(
-        actor=request.user, reseller=reseller, active=wanted_state(request, reseller.active)
+        origin=origin_of(request),
+        actor=request.user,
+        reseller=reseller,
+        active=wanted_state(request, reseller.active),
     )
     state = _("active") if reseller.active else _("inactive")
     messages.success(
