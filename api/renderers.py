@@ -14,3 +14,11 @@ class JSONRendererEscapingSurrogates(JSONRenderer):
         except UnicodeEncodeError:
             self.ensure_ascii = True
             return super().render(data, accepted_media_type, renderer_context)
+
+
+class CSVRenderer(JSONRendererEscapingSurrogates):
+    """Lets a client asking for text/csv reach the CSV export; the export streams its own body,
+    so this renders only the errors (as JSON)."""
+
+    media_type = "text/csv"
+    format = "csv"

@@ -4,6 +4,7 @@ panel runs too. An object outside the caller's reach is a 404, exactly like one 
 exist."""
 
 from django.db import transaction
+from django.http import StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -34,9 +35,12 @@ from api.origin import origin_of
 from api.pagination import KeysetPagination
 from api.parsers import BoundedJSONParser
 from api.permissions import KeyAllowsMethod
-from api.renderers import JSONRendererEscapingSurrogates
+from api.renderers import CSVRenderer, JSONRendererEscapingSurrogates
 from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
+from audit.export import csv_lines
+from audit.models import AuditEvent
+from audit.selectors import audit_event_list
 from domains import services
 from domains.models import (
     Alias,
@@ -757,6 +761,63 @@ class APIKeyViewSet(
             origin=origin_of(request), actor=request.user, key=self.get_object()
         )
         return self.respond(key)
+
+
+# --- Audit trail --------------------------------------------------------------------------------
+
+
+class AuditPagination(KeysetPagination):
+    ordering = ("-created", "-id")
+
+
+def _audit_events(request):
+    """The caller's events under the query's filters (audit.selectors); a bad filter is a 400."""
+    params = serializers.AuditFilterSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return audit_event_list(
+        actor=request.user,
+        who=params.validated_data.get("actor", ""),
+        **{k: v for k, v in params.validated_data.items() if k != "actor"},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[serializers.AuditFilterSerializer]),
+)
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """The audit trail, read-only: every change through the panel, the API, the CLI or the
+    system, with who, from where, with which key, and each field's before and after. Scoped like
+    everything else: a reseller reads the events about its own tenants (whoever acted), a domain
+    admin those about its domains."""
+
+    queryset = AuditEvent.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.AuditEventSerializer
+    pagination_class = AuditPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return audit_event_list(actor=self.request.user)
+        return _audit_events(self.request)
+
+
+class AuditExportView(ApiMixin, APIView):
+    """The same filtered, scoped list as CSV, streamed (one header line, then a line an event,
+    newest first)."""
+
+    renderer_classes = [JSONRendererEscapingSurrogates, CSVRenderer]
+
+    @extend_schema(
+        parameters=[serializers.AuditFilterSerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        operation_id="audit_events_export",
+    )
+    def get(self, request):
+        response = StreamingHttpResponse(
+            csv_lines(_audit_events(request)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
 
 
 class NotFoundView(ApiMixin, APIView):

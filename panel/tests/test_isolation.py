@@ -31,6 +31,7 @@ PROBES = {
     "reseller_list": None,
     "reseller_create": None,
     "audit_log": None,
+    "audit_export": None,
     "api_keys": None,
     "domain_detail": "domain",
     "domain_edit": "domain",

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import audit_event_list, reseller_list
+from accounts.selectors import reseller_list
+from audit.selectors import audit_event_list
 from domains import selectors, services
 from domains.models import Domain
 from domains.normalize import normalize_domain
