@@ -1,5 +1,6 @@
 """The API's JSON renderer."""
 
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
 
@@ -16,9 +17,12 @@ class JSONRendererEscapingSurrogates(JSONRenderer):
             return super().render(data, accepted_media_type, renderer_context)
 
 
-class CSVRenderer(JSONRendererEscapingSurrogates):
-    """Lets a client asking for text/csv reach the CSV export; the export streams its own body,
-    so this renders only the errors (as JSON)."""
+class JSONWhateverAsked(BaseContentNegotiation):
+    """For a view that writes its own body (the CSV export): a client asking for text/csv is
+    not refused with a 406, and an error is JSON, as everywhere else in the API."""
 
-    media_type = "text/csv"
-    format = "csv"
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
