@@ -337,7 +337,7 @@ def user_update(*, actor, user: User, origin: Origin | None = None, **fields: An
     if unknown:
         raise _field(sorted(unknown)[0], "This field cannot be changed.")
     changes: dict[str, Any] = {}
-    before = {**_user_state(user), "domains": [d.name for d in user.managed_domains.all()]}
+    before = {**_user_state(user), "domains": sorted(d.name for d in user.managed_domains.all())}
     if "email" in fields:
         email = _email(fields["email"])
         if email != user.email:
@@ -371,7 +371,7 @@ def user_update(*, actor, user: User, origin: Origin | None = None, **fields: An
         actor=actor,
         action="user.update",
         obj=user,
-        changes=diff.diff({**before, "domains": sorted(before["domains"])}, after),
+        changes=diff.diff(before, after),
         origin=origin,
     )
     return user

@@ -21,13 +21,16 @@ class AuditEvent(models.Model):
     )
     # The actor's name when the event was written: kept when the user is deleted, and the only
     # name of an actor without a panel user (an OS user, a mailbox owner).
-    actor_label = models.CharField(max_length=150, blank=True)
-    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SYSTEM)
+    # Database defaults too, so rows written by SQL (bulk loads, tests) need not name them.
+    actor_label = models.CharField(max_length=150, blank=True, default="", db_default="")
+    channel = models.CharField(
+        max_length=8, choices=Channel.choices, default=Channel.SYSTEM, db_default=Channel.SYSTEM
+    )
     source_ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=200, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True, default="", db_default="")
     # Plain values, no foreign keys: the key may be deleted, and the core does not import api.
     api_key_id = models.BigIntegerField(null=True, blank=True)
-    api_key_label = models.CharField(max_length=150, blank=True)
+    api_key_label = models.CharField(max_length=150, blank=True, default="", db_default="")
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64, blank=True)

@@ -357,3 +357,29 @@ def test_the_lists_cost_the_same_for_3_events_as_for_60(
         assert api.get("audit-events/").status_code == 200
     with django_assert_max_num_queries(len(few_page.captured_queries)):
         assert client.get("/audit/").status_code == 200
+
+
+def test_a_domain_admins_domains_are_diffed_as_lists(tenants):
+    from accounts import services as account_services
+
+    res, admin = tenants["a"]["user"], tenants["admin"]["user"]
+    account_services.user_update(actor=res, user=admin, domains=["a2.example", "a.example"])
+    assert last("user.update").changes == {
+        "domains": {"before": ["a2.example"], "after": ["a.example", "a2.example"]}
+    }
+    account_services.user_update(
+        actor=res, user=admin, email="x@a.example", domains=["a.example", "a2.example"]
+    )
+    assert last("user.update").changes == {"email": {"before": "", "after": "x@a.example"}}
+
+
+def test_the_page_shows_channel_address_key_and_the_diff(tenants):
+    res, box = tenants["a"]["user"], tenants["a"]["box"]
+    key = new_key(res, name="sync")
+    ApiClient(key, remote_addr="203.0.113.9").patch(f"mailboxes/{box.pk}/", {"name": "Bob"})
+    page = text(browser(res).get("/audit/?channel=api"))
+    prefix = res.api_keys.get(name="sync").display_prefix
+    assert "203.0.113.9" in page and f"{prefix} (sync)" in page and "Bob" in page
+    assert "mailbox.create" not in page  # the filter holds
+    link = text(browser(res).get("/audit/?channel=api&page=1"))
+    assert 'href="/audit/export.csv?channel=api"' in link

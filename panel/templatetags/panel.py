@@ -86,7 +86,14 @@ def diff_rows(changes) -> list[tuple[str, object, object]]:
     rows = []
     for field, value in changes.items():
         if isinstance(value, dict) and set(value) <= {"before", "after"}:
-            rows.append((field, value.get("before"), value.get("after")))
+            rows.append((field, _shown(value.get("before")), _shown(value.get("after"))))
         else:
-            rows.append((field, None, value))
+            rows.append((field, None, _shown(value)))
     return rows
+
+
+def _shown(value):
+    """A list as "a, b" ("[]" when empty, so it differs from no value at all)."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "[]"
+    return value

@@ -113,6 +113,13 @@ POST_BODY = {
 }
 
 
+def _body(response) -> str:
+    """The page, or a streamed export (the audit CSV) read to its end."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
 def site_patterns(resolver=None, prefix="") -> list[tuple[str, str]]:
     """(route, name) of every named web URL (the API has its own matrix)."""
     resolver = resolver or get_resolver()
@@ -273,7 +280,7 @@ def test_isolation_matrix(world, pair):
             for term in ("", victim.domain.name, victim.mailbox.address):
                 for param in ("q", "object"):
                     query = f"?{param}={term}" if term else ""
-                    page = client.get(_url(route, None) + query).content.decode()
+                    page = _body(client.get(_url(route, None) + query))
                     for foreign in foreign_names + victim_urls:
                         # A search box echoes its own term; anything else is a leak.
                         if foreign not in term:
