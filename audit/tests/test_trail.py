@@ -298,6 +298,9 @@ def test_csv_export_is_scoped_and_filtered(tenants, superadmin):
         update = next(r for r in rows if r["action"] == "domain.update")
         assert json.loads(update["changes"])["description"]["after"] == "=HYPERLINK(1)"
         assert not update["changes"].startswith("=")
+    # B asking for A's domain: the header line and nothing else.
+    foreign = ApiClient(new_key(b["user"])).get("audit-events/export.csv?domain=a.example")
+    assert b"".join(foreign.streaming_content).decode().count("\n") == 1
     bad = ApiClient(new_key(b["user"])).get("audit-events/export.csv?since=never")
     assert bad.status_code == 400 and bad["Content-Type"] == "application/json"
 
@@ -383,3 +386,11 @@ def test_the_page_shows_channel_address_key_and_the_diff(tenants):
     assert "mailbox.create" not in page  # the filter holds
     link = text(browser(res).get("/audit/?channel=api&page=1"))
     assert 'href="/audit/export.csv?channel=api"' in link
+
+
+def test_an_origin_keeps_only_a_well_formed_address():
+    assert Origin.web(source_ip="not an address").source_ip is None
+    assert Origin.web(source_ip=" 2001:db8::1 ").source_ip == "2001:db8::1"
+    assert len(Origin.web(source_ip=None, user_agent="x" * 1000).user_agent) == 200
+    with pytest.raises(ValueError):
+        Origin("pigeon")
