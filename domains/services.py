@@ -736,7 +736,6 @@ def _mailbox_apply(
         forward_to = None
     if not changed and keep_copy is None and forward_to is None:
         return current
-    changes: dict[str, Any] = {}
     if "quota_bytes" in changed:
         quota = _non_negative_int("quota_bytes", changed["quota_bytes"])
         units.check_quota("quota_bytes", quota)
@@ -745,11 +744,8 @@ def _mailbox_apply(
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     before = _mailbox_state(mailbox)
     for field, value in changed.items():
-        if getattr(mailbox, field) != value:
-            changes[field] = value
-            setattr(mailbox, field, value)
-    if keep_copy is not None and keep_copy != mailbox.keep_copy:
-        changes["keep_copy"] = keep_copy
+        setattr(mailbox, field, value)
+    if keep_copy is not None:
         mailbox.keep_copy = keep_copy
     mailbox.save()
     after = {**before, **diff.snapshot(mailbox, MAILBOX_AUDIT)}
