@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
 from accounts import services
+from audit.origin import Origin
 
 
 class AdminBackend(ModelBackend):
@@ -24,5 +25,12 @@ class AdminBackend(ModelBackend):
         if not (user.check_password(password) and self.user_can_authenticate(user)):
             return None
         if user.password != before:
-            services.user_password_rehashed(user=user, old_hash=before)
+            origin = None
+            if request is not None:
+                # The login page's request: a web login (the core reads plain META values).
+                origin = Origin.web(
+                    source_ip=request.META.get("REMOTE_ADDR"),
+                    user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                )
+            services.user_password_rehashed(user=user, old_hash=before, origin=origin)
         return user

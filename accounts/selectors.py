@@ -3,7 +3,6 @@
 from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Reseller, User
-from audit.models import AuditEvent
 from domains.models import Alias, Domain, Mailbox
 from domains.selectors import count_of, quota_sum_of
 
@@ -21,20 +20,6 @@ def reseller_list(*, actor) -> QuerySet[Reseller]:
     if actor.is_reseller:
         return qs.filter(pk=actor.reseller_id)
     return qs.none()
-
-
-def audit_event_list(*, actor) -> QuerySet[AuditEvent]:
-    """Audit events a panel user may read: everything for superadmins; for a reseller, what its
-    own people did (its users and the admins of its domains); for a domain admin, its own."""
-    qs = AuditEvent.objects.select_related("actor").order_by("-created", "-id")
-    if actor.is_superadmin:
-        return qs
-    if actor.is_reseller:
-        people = User.objects.filter(
-            Q(reseller_id=actor.reseller_id) | Q(managed_domains__reseller_id=actor.reseller_id)
-        )
-        return qs.filter(actor__in=people.values("pk"))
-    return qs.filter(actor=actor)
 
 
 def user_list(*, actor, search: str = "") -> QuerySet[User]:

@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
 from accounts.models import Reseller, User
+from audit import diff
+from audit.origin import Origin
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
 from domains.normalize import normalize_domain
@@ -23,6 +25,17 @@ from domains.permissions import (
 )
 
 POOL_FIELDS = ("max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
+RESELLER_AUDIT = ("name", "active", *POOL_FIELDS)  # what the audit trail shows (audit.diff)
+
+
+def _user_state(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "email": user.email,
+        "role": user.role,
+        "reseller": user.reseller.name if user.reseller_id else None,
+        "active": user.is_active,
+    }
 
 
 def _duplicate(field: str, message: str) -> ValidationError:
@@ -55,7 +68,9 @@ def _reseller_name(name: str, *, exclude_pk: int | None = None) -> str:
 
 
 @transaction.atomic
-def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Reseller:
+def reseller_create(
+    *, actor, name: str, active: bool = True, origin: Origin | None = None, **pool: int
+) -> Reseller:
     _ensure_superadmin(actor)
     unknown = set(pool) - set(POOL_FIELDS)
     if unknown:
@@ -67,12 +82,20 @@ def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Re
             reseller.save()
     except IntegrityError as exc:
         raise _duplicate("name", f"A reseller named {name} already exists.") from exc
-    audit_record(actor=actor, action="reseller.create", obj=reseller, changes={"name": name})
+    audit_record(
+        actor=actor,
+        action="reseller.create",
+        obj=reseller,
+        changes=diff.created(diff.snapshot(reseller, RESELLER_AUDIT)),
+        origin=origin,
+    )
     return reseller
 
 
 @transaction.atomic
-def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
+def reseller_update(
+    *, actor, reseller: Reseller, origin: Origin | None = None, **fields: Any
+) -> Reseller:
     """Change what differs from the stored row (name, active flag, pool limits)."""
     _ensure_superadmin(actor)
     reseller = Reseller.objects.select_for_update().get(pk=reseller.pk)
@@ -85,6 +108,7 @@ def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
     changes = {k: v for k, v in fields.items() if getattr(reseller, k) != v}
     if not changes:
         return reseller
+    before = diff.snapshot(reseller, RESELLER_AUDIT)
     for field, value in changes.items():
         setattr(reseller, field, value)
     _check_pool_fits(reseller)
@@ -93,7 +117,13 @@ def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
             reseller.save()
     except IntegrityError as exc:
         raise _duplicate("name", f"A reseller named {reseller.name} already exists.") from exc
-    audit_record(actor=actor, action="reseller.update", obj=reseller, changes=changes)
+    audit_record(
+        actor=actor,
+        action="reseller.update",
+        obj=reseller,
+        changes=diff.diff(before, diff.snapshot(reseller, RESELLER_AUDIT)),
+        origin=origin,
+    )
     return reseller
 
 
@@ -243,6 +273,7 @@ def user_create(
     reseller: Reseller | None = None,
     domains: Iterable[Domain | str] | None = None,
     active: bool = True,
+    origin: Origin | None = None,
 ) -> User:
     """Superadmins create anyone; a reseller creates domain admins for its own domains.
     `password=None` leaves the account without a usable password (the faces generate one)."""
@@ -284,12 +315,8 @@ def user_create(
         actor=actor,
         action="user.create",
         obj=user,
-        changes={
-            "role": role,
-            "reseller": reseller.name if reseller else None,
-            "domains": [d.name for d in given],
-            "active": active,
-        },
+        changes=diff.created({**_user_state(user), "domains": [d.name for d in given]}),
+        origin=origin,
     )
     return user
 
@@ -301,7 +328,7 @@ def _ensure_not_self(actor, user: User, field: str | None, message: str) -> None
 
 
 @transaction.atomic
-def user_update(*, actor, user: User, **fields: Any) -> User:
+def user_update(*, actor, user: User, origin: Origin | None = None, **fields: Any) -> User:
     """Change a user's e-mail, active flag or (domain admins) domains; what is unchanged writes
     nothing. Nobody deactivates themselves: the last way in would go with it."""
     ensure_can_manage_user(actor, user)
@@ -310,6 +337,7 @@ def user_update(*, actor, user: User, **fields: Any) -> User:
     if unknown:
         raise _field(sorted(unknown)[0], "This field cannot be changed.")
     changes: dict[str, Any] = {}
+    before = {**_user_state(user), "domains": sorted(d.name for d in user.managed_domains.all())}
     if "email" in fields:
         email = _email(fields["email"])
         if email != user.email:
@@ -330,12 +358,7 @@ def user_update(*, actor, user: User, **fields: Any) -> User:
         kept = [d for d in current if not can_manage_domain(actor, d)]
         if {d.pk for d in wanted} | {d.pk for d in kept} != {d.pk for d in current}:
             user.managed_domains.set([*kept, *wanted])
-            changes["domains"] = {
-                "added": sorted({d.name for d in wanted} - {d.name for d in current}),
-                "removed": sorted(
-                    {d.name for d in current} - {d.name for d in wanted} - {d.name for d in kept}
-                ),
-            }
+            changes["domains"] = sorted(d.name for d in [*kept, *wanted])
     if not changes:
         return user
     if "email" in changes:
@@ -343,12 +366,21 @@ def user_update(*, actor, user: User, **fields: Any) -> User:
     if "active" in changes:
         user.is_active = changes["active"]
     user.save(update_fields=["email", "is_active"])
-    audit_record(actor=actor, action="user.update", obj=user, changes=changes)
+    after = {**_user_state(user), "domains": changes.get("domains", before["domains"])}
+    audit_record(
+        actor=actor,
+        action="user.update",
+        obj=user,
+        changes=diff.diff(before, after),
+        origin=origin,
+    )
     return user
 
 
 @transaction.atomic
-def user_set_password(*, actor, user: User, password: str | None = None) -> str:
+def user_set_password(
+    *, actor, user: User, password: str | None = None, origin: Origin | None = None
+) -> str:
     """Set a user's password (checked against the password policy), or a generated one when
     none is given. Returns the password, for the face to show once; it is never audited.
     Users may always change their own; others' only who may manage them."""
@@ -359,12 +391,21 @@ def user_set_password(*, actor, user: User, password: str | None = None) -> str:
     password = generate_password() if generated else password
     user.set_password(_check_password(password, user))
     user.save(update_fields=["password"])
-    audit_record(actor=actor, action="user.password", obj=user, changes={"generated": generated})
+    audit_record(
+        actor=actor,
+        action="user.password",
+        obj=user,
+        changes={
+            **diff.secret_changed("password"),
+            "generated": {"before": None, "after": generated},
+        },
+        origin=origin,
+    )
     return password
 
 
 @transaction.atomic
-def user_delete(*, actor, user: User) -> None:
+def user_delete(*, actor, user: User, origin: Origin | None = None) -> None:
     """Delete a panel user; its API keys go with it, its audit events stay (actor emptied)."""
     ensure_can_manage_user(actor, user)
     _ensure_not_self(actor, user, None, "You cannot delete yourself.")
@@ -372,12 +413,15 @@ def user_delete(*, actor, user: User) -> None:
         actor=actor,
         action="user.delete",
         obj=user,
-        changes={"username": user.username, "role": user.role},
+        changes=diff.deleted(
+            {**_user_state(user), "domains": [d.name for d in user.managed_domains.all()]}
+        ),
+        origin=origin,
     )
     user.delete()
 
 
-def user_password_rehashed(*, user: User, old_hash: str) -> None:
+def user_password_rehashed(*, user: User, old_hash: str, origin: Origin | None = None) -> None:
     """Django replaced a panel user's hash at login (another hasher or cost): record which
     algorithms, never the hash."""
     try:
@@ -388,5 +432,6 @@ def user_password_rehashed(*, user: User, old_hash: str) -> None:
         actor=user,
         action="user.password_rehash",
         obj=user,
-        changes={"from": old, "to": identify_hasher(user.password).algorithm},
+        changes={"algorithm": {"before": old, "after": identify_hasher(user.password).algorithm}},
+        origin=origin,
     )

@@ -25,6 +25,8 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import TwoFactorPolicy, User
+from audit import diff
+from audit.origin import Origin
 from audit.services import audit_record
 
 RECOVERY_CODES = 10
@@ -87,7 +89,7 @@ def enrolment_start(*, user: User) -> TOTPDevice:
 
 
 @transaction.atomic
-def enrolment_confirm(*, user: User, code: str) -> list[str]:
+def enrolment_confirm(*, user: User, code: str, origin: Origin | None = None) -> list[str]:
     """Confirm the authenticator with a code from it; returns the recovery codes (shown once)."""
     device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).first()
     if device is None:
@@ -101,31 +103,52 @@ def enrolment_confirm(*, user: User, code: str) -> list[str]:
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     codes = _new_recovery_codes(user)
-    audit_record(actor=user, action="user.2fa_enable", obj=user)
+    audit_record(
+        actor=user,
+        action="user.2fa_enable",
+        obj=user,
+        changes={
+            "two_factor": {"before": False, "after": True},
+            **diff.secret_changed("totp_key", "recovery_codes"),
+        },
+        origin=origin,
+    )
     return codes
 
 
 @transaction.atomic
-def recovery_codes_renew(*, user: User) -> list[str]:
+def recovery_codes_renew(*, user: User, origin: Origin | None = None) -> list[str]:
     if not has_two_factor(user):
         raise ValidationError({"code": [_("Set up two-factor authentication first.")]})
     codes = _new_recovery_codes(user)
-    audit_record(actor=user, action="user.2fa_recovery_codes", obj=user)
+    audit_record(
+        actor=user,
+        action="user.2fa_recovery_codes",
+        obj=user,
+        changes=diff.secret_changed("recovery_codes"),
+        origin=origin,
+    )
     return codes
 
 
 @transaction.atomic
-def two_factor_disable(*, actor, user: User) -> None:
+def two_factor_disable(*, actor, user: User, origin: Origin | None = None) -> None:
     """The user itself, a superadmin, or the system (`manage.py twofactor_reset`) for someone
     who lost the device."""
     if not (actor is None or actor.is_superadmin or actor.pk == user.pk):
         raise PermissionDenied("Only superadmins reset another user's two-factor login.")
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
-    audit_record(actor=actor, action="user.2fa_disable", obj=user)
+    audit_record(
+        actor=actor,
+        action="user.2fa_disable",
+        obj=user,
+        changes={"two_factor": {"before": True, "after": False}},
+        origin=origin,
+    )
 
 
-def verify_second_factor(*, user: User, code: str) -> str | None:
+def verify_second_factor(*, user: User, code: str, origin: Origin | None = None) -> str | None:
     """Check a code typed at login: a TOTP code (digits) or a recovery code (used up). Returns
     "totp" or "recovery", or None. Not atomic on purpose: a failure's throttle count must stay."""
     cleaned = _clean_code(code)
@@ -138,7 +161,13 @@ def verify_second_factor(*, user: User, code: str) -> str | None:
     if device is None or len(cleaned) != 10:
         return None
     if device.verify_token(_code_hash(cleaned)):
-        audit_record(actor=user, action="user.2fa_recovery_code_used", obj=user)
+        audit_record(
+            actor=user,
+            action="user.2fa_recovery_code_used",
+            obj=user,
+            changes={"recovery_codes_left": {"before": None, "after": recovery_codes_left(user)}},
+            origin=origin,
+        )
         return "recovery"
     return None
 
@@ -148,7 +177,7 @@ def recovery_codes_left(user: User) -> int:
 
 
 @transaction.atomic
-def policy_update(*, actor, **required: bool) -> TwoFactorPolicy:
+def policy_update(*, actor, origin: Origin | None = None, **required: bool) -> TwoFactorPolicy:
     """Superadmins say which roles must use 2FA (require_superadmin, require_reseller,
     require_domain_admin)."""
     if not getattr(actor, "is_superadmin", False):
@@ -159,10 +188,17 @@ def policy_update(*, actor, **required: bool) -> TwoFactorPolicy:
     row = TwoFactorPolicy.load(for_update=True)
     changes = {k: bool(v) for k, v in required.items() if getattr(row, k) != bool(v)}
     if changes:
+        before = diff.snapshot(row, TwoFactorPolicy.FIELDS)
         for field, value in changes.items():
             setattr(row, field, value)
         row.save()
-        audit_record(actor=actor, action="twofactor_policy.update", obj=row, changes=changes)
+        audit_record(
+            actor=actor,
+            action="twofactor_policy.update",
+            obj=row,
+            changes=diff.diff(before, diff.snapshot(row, TwoFactorPolicy.FIELDS)),
+            origin=origin,
+        )
     return row
 
 

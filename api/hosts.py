@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from api.origin import origin_of
 from api.permissions import IsSuperadmin, KeyAllowsMethod
 from api.views import ApiViewSet
 from mailhost import selectors, services
@@ -139,7 +140,12 @@ class HostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SuperadminVi
         host = self.get_object()
         data = self.validated(ReloadSerializer)
         return self.operations(
-            services.reload_request(actor=request.user, host=host, push_config=data["push_config"])
+            services.reload_request(
+                origin=origin_of(request),
+                actor=request.user,
+                host=host,
+                push_config=data["push_config"],
+            )
         )
 
     @extend_schema(request=ReloadSerializer, responses={202: OperationBatchSerializer})
@@ -148,7 +154,12 @@ class HostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SuperadminVi
         """The same on every registered host: one operation each."""
         data = self.validated(ReloadSerializer)
         return self.operations(
-            services.reload_request(actor=request.user, host=None, push_config=data["push_config"])
+            services.reload_request(
+                origin=origin_of(request),
+                actor=request.user,
+                host=None,
+                push_config=data["push_config"],
+            )
         )
 
     @extend_schema(request=QuotaRecalcSerializer, responses={202: OperationBatchSerializer})
@@ -157,7 +168,11 @@ class HostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SuperadminVi
         """`doveadm quota recalc` for one mailbox or all, on every host that stores mail."""
         data = self.validated(QuotaRecalcSerializer)
         address = data.get("address")
-        return self.operations(services.quota_recalc_request(actor=request.user, address=address))
+        return self.operations(
+            services.quota_recalc_request(
+                origin=origin_of(request), actor=request.user, address=address
+            )
+        )
 
 
 class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SuperadminViewSet):
@@ -186,7 +201,9 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Superad
                 {"state": ["This operation has finished; it cannot be retried."]},
                 status=status.HTTP_409_CONFLICT,
             )
-        return self.operation(services.operation_retry(actor=request.user, operation=op))
+        return self.operation(
+            services.operation_retry(origin=origin_of(request), actor=request.user, operation=op)
+        )
 
 
 class ArchiveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SuperadminViewSet):
@@ -205,5 +222,7 @@ class ArchiveViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Superadmi
     @action(detail=True, methods=["post"])
     def restore(self, request, *args, **kwargs):
         return self.operation(
-            services.archive_restore(actor=request.user, archive=self.get_object())
+            services.archive_restore(
+                origin=origin_of(request), actor=request.user, archive=self.get_object()
+            )
         )

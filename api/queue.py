@@ -13,6 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.origin import origin_of
 from api.permissions import IsSuperadmin
 from api.views import ApiMixin
 from mailhost import queue as mailqueue
@@ -211,6 +212,7 @@ class QueueActionView(QueueView):
         data = QueueActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         op = queue_services.queue_action_request(
+            origin=origin_of(request),
             actor=request.user,
             host=host,
             action=data.validated_data["action"],

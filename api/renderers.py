@@ -1,5 +1,6 @@
 """The API's JSON renderer."""
 
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 
 
@@ -14,3 +15,14 @@ class JSONRendererEscapingSurrogates(JSONRenderer):
         except UnicodeEncodeError:
             self.ensure_ascii = True
             return super().render(data, accepted_media_type, renderer_context)
+
+
+class JSONWhateverAsked(BaseContentNegotiation):
+    """For a view that writes its own body (the CSV export): a client asking for text/csv is
+    not refused with a 406, and an error is JSON, as everywhere else in the API."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type

@@ -54,6 +54,8 @@ class ApiAutoSchema(AutoSchema):
         if self.method == "GET" and self._is_list_view():
             codes["400"] = "An invalid filter or ordering value."
             codes["404"] = "An invalid cursor."
+        elif self.method == "GET" and getattr(self.view, "filtered_export", False):
+            codes["400"] = "An invalid filter value."
         if self.method in ("POST", "PUT", "PATCH"):
             codes.update(WRITE)
             if self._is_create_operation() and getattr(self.view, "idempotent_creates", False):

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from accounts.models import Reseller, User
 from api.models import APIKey
+from audit.models import AuditEvent
 from domains import units
 from domains.models import (
     Alias,
@@ -977,4 +978,82 @@ class UserPasswordSetSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(
         allow_null=True, help_text="The generated password, shown only this once; null if sent."
+    )
+
+
+# --- Audit trail --------------------------------------------------------------------------------
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A mailbox's quota raised through the API",
+            response_only=True,
+            value={
+                "id": 4711,
+                "created": "2026-11-27T10:15:00Z",
+                "actor": "res-acme",
+                "channel": "api",
+                "source_ip": "192.0.2.10",
+                "api_key_id": 12,
+                "api_key": "mak_ab12cd34 (billing sync)",
+                "action": "mailbox.update",
+                "object_type": "domains.mailbox",
+                "object_id": "301",
+                "object": "bob@example.com",
+                "domain_id": 7,
+                "changes": {"quota_bytes": {"before": 1073741824, "after": 2147483648}},
+            },
+        )
+    ]
+)
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(
+        source="actor_label", read_only=True, help_text="Who acted, as named then; empty: system"
+    )
+    api_key = serializers.CharField(
+        source="api_key_label", read_only=True, help_text="The key's public prefix and name"
+    )
+    object = serializers.CharField(source="object_repr", read_only=True)
+    changes = serializers.JSONField(
+        read_only=True,
+        help_text='{field: {"before": x, "after": y}}; secrets appear as "(secret)"/"(changed)"',
+    )
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created",
+            "actor",
+            "channel",
+            "source_ip",
+            "api_key_id",
+            "api_key",
+            "action",
+            "object_type",
+            "object_id",
+            "object",
+            "domain_id",
+            "changes",
+        ]
+        read_only_fields = fields
+
+
+class AuditFilterSerializer(serializers.Serializer):
+    """The audit list's query parameters (a bad one is a 400 naming it)."""
+
+    actor = serializers.CharField(required=False, max_length=150, help_text="Who, by substring")
+    action = serializers.CharField(required=False, max_length=64, help_text="e.g. mailbox.update")
+    object_type = serializers.CharField(
+        required=False, max_length=64, help_text="e.g. domains.mailbox"
+    )
+    channel = serializers.ChoiceField(required=False, choices=AuditEvent.Channel.values)
+    domain = serializers.CharField(
+        required=False, max_length=253, help_text="Domain name (Unicode or A-label) or id"
+    )
+    since = serializers.DateField(required=False, help_text="From this day (inclusive)")
+    until = serializers.DateField(required=False, help_text="To this day (inclusive)")
+    search = serializers.CharField(
+        required=False, max_length=320, help_text="The object by substring, or the exact action"
     )

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from api import keys
 from api.models import APIKey
+from audit import diff
+from audit.origin import Origin
 from audit.services import audit_record
 from domains.permissions import is_system
 
@@ -73,6 +75,7 @@ def api_key_create(
     expires_at: datetime | None = None,
     allowed_networks: list[str] | None = None,
     via_key: APIKey | None = None,
+    origin: Origin | None = None,
 ) -> tuple[APIKey, str]:
     """Create a key for `user`; returns the row and the full key, which is never shown again.
 
@@ -124,15 +127,22 @@ def api_key_create(
         actor=actor,
         action="api_key.create",
         obj=key,
-        changes={
-            "user": user.username,
-            "prefix": key.display_prefix,
-            "read_only": key.read_only,
-            "expires_at": expires_at.isoformat() if expires_at else None,
-            "allowed_networks": networks,
-        },
+        changes=diff.created(_key_state(key)),
+        origin=origin,
     )
     return key, keys.format_key(prefix, secret)
+
+
+def _key_state(key: APIKey) -> dict:
+    return {
+        "user": key.user.username,
+        "name": key.name,
+        "prefix": key.display_prefix,
+        "read_only": key.read_only,
+        "expires_at": key.expires_at,
+        "allowed_networks": key.allowed_networks,
+        "revoked_at": key.revoked_at,
+    }
 
 
 def _ensure_owner(actor, key: APIKey) -> None:
@@ -141,18 +151,30 @@ def _ensure_owner(actor, key: APIKey) -> None:
 
 
 @transaction.atomic
-def api_key_revoke(*, actor, key: APIKey) -> APIKey:
+def api_key_revoke(*, actor, key: APIKey, origin: Origin | None = None) -> APIKey:
     _ensure_owner(actor, key)
     key = APIKey.objects.select_for_update().get(pk=key.pk)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit_record(actor=actor, action="api_key.revoke", obj=key)
+        audit_record(
+            actor=actor,
+            action="api_key.revoke",
+            obj=key,
+            changes=diff.diff({"revoked_at": None}, {"revoked_at": key.revoked_at}),
+            origin=origin,
+        )
     return key
 
 
 @transaction.atomic
-def api_key_delete(*, actor, key: APIKey) -> None:
+def api_key_delete(*, actor, key: APIKey, origin: Origin | None = None) -> None:
     _ensure_owner(actor, key)
-    audit_record(actor=actor, action="api_key.delete", obj=key)
+    audit_record(
+        actor=actor,
+        action="api_key.delete",
+        obj=key,
+        changes=diff.deleted(_key_state(key)),
+        origin=origin,
+    )
     key.delete()

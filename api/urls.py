@@ -14,6 +14,7 @@ router.register("quota-usage", views.QuotaUsageViewSet, basename="quota-usage")
 router.register("resellers", views.ResellerViewSet, basename="reseller")
 router.register("users", views.UserViewSet, basename="user")
 router.register("api-keys", views.APIKeyViewSet, basename="api-key")
+router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 # Mail hosts and their work (superadmins only: 403 for every other caller).
 router.register("hosts", hosts.HostViewSet, basename="host")
 router.register("operations", hosts.OperationViewSet, basename="operation")
@@ -23,6 +24,7 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("schema/", docs.SchemaView.as_view(), name="api-schema"),
     path("docs/", docs.DocsView.as_view(), name="api-docs"),
+    path("audit-events/export.csv", views.AuditExportView.as_view(), name="api-audit-export"),
     *router.urls,
     path("queue/", queue.QueueOverviewView.as_view(), name="api-queue"),
     path("queue/hosts/<int:pk>/", queue.QueueHostView.as_view(), name="api-queue-host"),

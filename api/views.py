@@ -4,6 +4,7 @@ panel runs too. An object outside the caller's reach is a 404, exactly like one 
 exist."""
 
 from django.db import transaction
+from django.http import StreamingHttpResponse
 from django.utils.cache import add_never_cache_headers
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -30,12 +31,16 @@ from api.authentication import APIKeyAuthentication
 from api.exceptions import api_exception_handler
 from api.idempotency import IdempotentCreateMixin
 from api.models import APIKey
+from api.origin import origin_of
 from api.pagination import KeysetPagination
 from api.parsers import BoundedJSONParser
 from api.permissions import KeyAllowsMethod
-from api.renderers import JSONRendererEscapingSurrogates
+from api.renderers import JSONRendererEscapingSurrogates, JSONWhateverAsked
 from api.schema import ApiAutoSchema
 from api.throttling import APIKeyRateThrottle
+from audit.export import csv_lines
+from audit.models import AuditEvent
+from audit.selectors import audit_event_list
 from domains import services
 from domains.models import (
     Alias,
@@ -126,13 +131,13 @@ class DomainViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.DomainCreateSerializer)
-        domain = services.domain_create(actor=request.user, **data)
+        domain = services.domain_create(origin=origin_of(request), actor=request.user, **data)
         return self.respond(domain, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
         domain = self.get_object()
         data = self.validated(serializers.DomainUpdateSerializer, partial=partial)
-        services.domain_update(actor=request.user, domain=domain, **data)
+        services.domain_update(origin=origin_of(request), actor=request.user, domain=domain, **data)
         return self.respond(domain)
 
     def partial_update(self, request, *args, **kwargs):
@@ -160,7 +165,9 @@ class DomainViewSet(
         domain = self.get_object()
         # Only an explicit true confirms; anything else is asked again (409).
         confirm = request.query_params.get("confirm", "").lower() in ("true", "1")
-        services.domain_delete(actor=request.user, domain=domain, confirm=confirm)
+        services.domain_delete(
+            origin=origin_of(request), actor=request.user, domain=domain, confirm=confirm
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -172,7 +179,9 @@ class DomainViewSet(
         Not there yet: 400 under `verification`, with what to publish."""
         domain = self.get_object()
         data = self.validated(serializers.VerifySerializer)
-        services.domain_verify(actor=request.user, domain=domain, force=data["force"])
+        services.domain_verify(
+            origin=origin_of(request), actor=request.user, domain=domain, force=data["force"]
+        )
         return self.respond(domain)
 
 
@@ -206,7 +215,9 @@ class AliasDomainViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.AliasDomainCreateSerializer)
-        alias_domain = services.alias_domain_create(actor=request.user, **data)
+        alias_domain = services.alias_domain_create(
+            origin=origin_of(request), actor=request.user, **data
+        )
         return self.respond(alias_domain, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
@@ -214,7 +225,10 @@ class AliasDomainViewSet(
         data = self.validated(serializers.AliasDomainUpdateSerializer, partial=partial)
         if "active" in data:
             services.alias_domain_update(
-                actor=request.user, alias_domain=alias_domain, active=data["active"]
+                origin=origin_of(request),
+                actor=request.user,
+                alias_domain=alias_domain,
+                active=data["active"],
             )
         return self.respond(alias_domain)
 
@@ -222,7 +236,9 @@ class AliasDomainViewSet(
         return self.update(request, *args, partial=True, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.alias_domain_delete(actor=request.user, alias_domain=self.get_object())
+        services.alias_domain_delete(
+            origin=origin_of(request), actor=request.user, alias_domain=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -234,7 +250,10 @@ class AliasDomainViewSet(
         alias_domain = self.get_object()
         data = self.validated(serializers.VerifySerializer)
         services.alias_domain_verify(
-            actor=request.user, alias_domain=alias_domain, force=data["force"]
+            origin=origin_of(request),
+            actor=request.user,
+            alias_domain=alias_domain,
+            force=data["force"],
         )
         return self.respond(alias_domain)
 
@@ -271,7 +290,7 @@ class MailboxViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.MailboxCreateSerializer)
-        mailbox = services.mailbox_create(actor=request.user, **data)
+        mailbox = services.mailbox_create(origin=origin_of(request), actor=request.user, **data)
         return self.respond(mailbox, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
@@ -279,16 +298,22 @@ class MailboxViewSet(
         data = self.validated(serializers.MailboxUpdateSerializer, partial=partial)
         password = {k: data.pop(k) for k in ("password", "password_hash") if k in data}
         with transaction.atomic():
-            services.mailbox_update(actor=request.user, mailbox=mailbox, **data)
+            services.mailbox_update(
+                origin=origin_of(request), actor=request.user, mailbox=mailbox, **data
+            )
             if password:
-                services.mailbox_set_password(actor=request.user, mailbox=mailbox, **password)
+                services.mailbox_set_password(
+                    origin=origin_of(request), actor=request.user, mailbox=mailbox, **password
+                )
         return self.respond(mailbox)
 
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.mailbox_delete(actor=request.user, mailbox=self.get_object())
+        services.mailbox_delete(
+            origin=origin_of(request), actor=request.user, mailbox=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -300,7 +325,9 @@ class MailboxViewSet(
         `maildir_busy` is true and mail for it waits (4xx) in the sender's queue."""
         mailbox = self.get_object()
         data = self.validated(serializers.MailboxRenameSerializer)
-        services.mailbox_rename(actor=request.user, mailbox=mailbox, address=data["address"])
+        services.mailbox_rename(
+            origin=origin_of(request), actor=request.user, mailbox=mailbox, address=data["address"]
+        )
         return self.respond(mailbox)
 
     # App passwords: one protocol each (imap, pop3, smtp), for mail programs, never the panel.
@@ -325,7 +352,7 @@ class MailboxViewSet(
             return Response(serializers.AppPasswordSerializer(rows, many=True).data)
         data = self.validated(serializers.AppPasswordCreateSerializer)
         app_password, secret = services.app_password_create(
-            actor=request.user, mailbox=mailbox, **data
+            origin=origin_of(request), actor=request.user, mailbox=mailbox, **data
         )
         app_password.password = secret
         response = Response(
@@ -351,7 +378,9 @@ class MailboxViewSet(
         )
         if app_password is None:
             raise exceptions.NotFound()
-        services.app_password_delete(actor=request.user, app_password=app_password)
+        services.app_password_delete(
+            origin=origin_of(request), actor=request.user, app_password=app_password
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -398,20 +427,22 @@ class AliasViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.AliasCreateSerializer)
-        alias = services.alias_create(actor=request.user, **data)
+        alias = services.alias_create(origin=origin_of(request), actor=request.user, **data)
         return self.respond(alias, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
         alias = self.get_object()
         data = self.validated(serializers.AliasUpdateSerializer, partial=partial)
-        services.alias_update(actor=request.user, alias=alias, **data)
+        services.alias_update(origin=origin_of(request), actor=request.user, alias=alias, **data)
         return self.respond(alias)
 
     def partial_update(self, request, *args, **kwargs):
         return self.update(request, *args, partial=True, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.alias_delete(actor=request.user, alias=self.get_object())
+        services.alias_delete(
+            origin=origin_of(request), actor=request.user, alias=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -441,11 +472,15 @@ class RelayRecipientViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.RelayRecipientCreateSerializer)
-        recipient = services.relay_recipient_create(actor=request.user, address=data["address"])
+        recipient = services.relay_recipient_create(
+            origin=origin_of(request), actor=request.user, address=data["address"]
+        )
         return self.respond(recipient, status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
-        services.relay_recipient_delete(actor=request.user, recipient=self.get_object())
+        services.relay_recipient_delete(
+            origin=origin_of(request), actor=request.user, recipient=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -476,11 +511,13 @@ class SenderIdentityViewSet(
 
     def perform_create_request(self, request, *args, **kwargs):
         data = self.validated(serializers.SenderIdentityCreateSerializer)
-        grant = services.sender_grant_create(actor=request.user, **data)
+        grant = services.sender_grant_create(origin=origin_of(request), actor=request.user, **data)
         return self.respond(grant, status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
-        services.sender_grant_delete(actor=request.user, grant=self.get_object())
+        services.sender_grant_delete(
+            origin=origin_of(request), actor=request.user, grant=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -520,14 +557,18 @@ class ResellerViewSet(
     def perform_create_request(self, request, *args, **kwargs):
         self._ensure_superadmin()
         data = self.validated(serializers.ResellerCreateSerializer)
-        reseller = account_services.reseller_create(actor=request.user, **data)
+        reseller = account_services.reseller_create(
+            origin=origin_of(request), actor=request.user, **data
+        )
         return self.respond(reseller, status.HTTP_201_CREATED)
 
     def update(self, request, *args, partial=False, **kwargs):
         reseller = self.get_object()
         self._ensure_superadmin()
         data = self.validated(serializers.ResellerWriteSerializer, partial=partial)
-        account_services.reseller_update(actor=request.user, reseller=reseller, **data)
+        account_services.reseller_update(
+            origin=origin_of(request), actor=request.user, reseller=reseller, **data
+        )
         return self.respond(reseller)
 
     def partial_update(self, request, *args, **kwargs):
@@ -585,7 +626,9 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         data = self.validated(serializers.UserCreateSerializer)
         generated = "password" not in data
         password = account_services.generate_password() if generated else data.pop("password")
-        user = account_services.user_create(actor=request.user, password=password, **data)
+        user = account_services.user_create(
+            origin=origin_of(request), actor=request.user, password=password, **data
+        )
         body = serializers.UserCreatedSerializer(
             _fresh_user(user), context=self.get_serializer_context()
         ).data
@@ -597,11 +640,15 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     def partial_update(self, request, *args, **kwargs):
         user = self.get_object()
         data = self.validated(serializers.UserUpdateSerializer, partial=True)
-        account_services.user_update(actor=request.user, user=user, **data)
+        account_services.user_update(
+            origin=origin_of(request), actor=request.user, user=user, **data
+        )
         return self.respond(user)
 
     def destroy(self, request, *args, **kwargs):
-        account_services.user_delete(actor=request.user, user=self.get_object())
+        account_services.user_delete(
+            origin=origin_of(request), actor=request.user, user=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"], url_path="reset-password")
@@ -610,7 +657,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
         user = self.get_object()
         data = self.validated(serializers.UserPasswordSerializer)
         password = account_services.user_set_password(
-            actor=request.user, user=user, password=data.get("password")
+            origin=origin_of(request), actor=request.user, user=user, password=data.get("password")
         )
         body = {
             "id": user.pk,
@@ -694,7 +741,7 @@ class APIKeyViewSet(
         data = self.validated(serializers.APIKeyCreateSerializer)
         via = request.auth if isinstance(request.auth, APIKey) else None
         key, full = api_services.api_key_create(
-            actor=request.user, user=request.user, via_key=via, **data
+            origin=origin_of(request), actor=request.user, user=request.user, via_key=via, **data
         )
         key.key = full
         body = serializers.APIKeyCreatedSerializer(key, context=self.get_serializer_context()).data
@@ -703,13 +750,75 @@ class APIKeyViewSet(
         return response
 
     def destroy(self, request, *args, **kwargs):
-        api_services.api_key_delete(actor=request.user, key=self.get_object())
+        api_services.api_key_delete(
+            origin=origin_of(request), actor=request.user, key=self.get_object()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=True, methods=["post"])
     def revoke(self, request, *args, **kwargs):
-        key = api_services.api_key_revoke(actor=request.user, key=self.get_object())
+        key = api_services.api_key_revoke(
+            origin=origin_of(request), actor=request.user, key=self.get_object()
+        )
         return self.respond(key)
+
+
+# --- Audit trail --------------------------------------------------------------------------------
+
+
+class AuditPagination(KeysetPagination):
+    ordering = ("-created", "-id")
+
+
+def _audit_events(request):
+    """The caller's events under the query's filters (audit.selectors); a bad filter is a 400."""
+    params = serializers.AuditFilterSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return audit_event_list(
+        actor=request.user,
+        who=params.validated_data.get("actor", ""),
+        **{k: v for k, v in params.validated_data.items() if k != "actor"},
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[serializers.AuditFilterSerializer]),
+)
+class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    """The audit trail, read-only: every change through the panel, the API, the CLI or the
+    system, with who, from where, with which key, and each field's before and after. Scoped like
+    everything else: a reseller reads the events about its own tenants (whoever acted), a domain
+    admin those about its domains."""
+
+    queryset = AuditEvent.objects.none()  # for the schema; get_queryset() scopes
+    read_serializer = serializers.AuditEventSerializer
+    pagination_class = AuditPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return audit_event_list(actor=self.request.user)
+        return _audit_events(self.request)
+
+
+class AuditExportView(ApiMixin, APIView):
+    """The same filtered, scoped list as CSV, streamed (one header line, then a line an event,
+    newest first)."""
+
+    content_negotiation_class = JSONWhateverAsked
+    filtered_export = True  # api.schema documents its 400
+
+    @extend_schema(
+        parameters=[serializers.AuditFilterSerializer],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        operation_id="audit_events_export",
+    )
+    def get(self, request):
+        response = StreamingHttpResponse(
+            csv_lines(_audit_events(request)), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
 
 
 class NotFoundView(ApiMixin, APIView):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from api import services
 from api.models import APIKey
+from api.origin import web_origin_of
 
 
 class APIKeyForm(forms.Form):
@@ -44,7 +45,10 @@ def api_keys(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             _key, new_key = services.api_key_create(
-                actor=request.user, user=request.user, **form.cleaned_data
+                origin=web_origin_of(request),
+                actor=request.user,
+                user=request.user,
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -61,7 +65,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=pk, user=request.user)
-    services.api_key_revoke(actor=request.user, key=key)
+    services.api_key_revoke(origin=web_origin_of(request), actor=request.user, key=key)
     messages.success(request, _("The key %(prefix)s was revoked.") % {"prefix": key.display_prefix})
     return redirect("api_keys")
 

@@ -17,6 +17,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit import diff
+from audit.origin import Origin
 from audit.services import audit_record
 from domains import hostwork, limits, routing, units, verification
 from domains.models import (
@@ -61,6 +63,45 @@ DOMAIN_LIMIT_FIELDS = (
 
 
 DOMAIN_QUOTA_FIELDS = ("max_quota_per_mailbox", "total_quota", "default_quota")
+
+# What the audit trail shows of each object (audit.diff: before/after, never a hash).
+DOMAIN_AUDIT = (
+    "name",
+    "kind",
+    "transport",
+    "description",
+    "active",
+    "reseller_id",
+    "relay_accept_all",
+    "verified_at",
+    *DOMAIN_LIMIT_FIELDS,
+)
+ALIAS_DOMAIN_AUDIT = ("name", "target", "active", "verified_at")
+MAILBOX_AUDIT = (
+    "address",
+    "name",
+    "quota_bytes",
+    "active",
+    "allow_imap",
+    "allow_pop3",
+    "allow_smtp",
+    "keep_copy",
+)
+ALIAS_AUDIT = ("address", "active", "description")
+
+
+def _mailbox_state(mailbox) -> dict[str, Any]:
+    return {
+        **diff.snapshot(mailbox, MAILBOX_AUDIT),
+        "forward_to": [f.address for f in mailbox.forwards.all()],
+    }
+
+
+def _alias_state(alias) -> dict[str, Any]:
+    return {
+        **diff.snapshot(alias, ALIAS_AUDIT),
+        "recipients": [r.address for r in alias.recipients.all()],
+    }
 
 
 def _field_error(field: str, message: str, code: str = "invalid") -> ValidationError:
@@ -187,6 +228,7 @@ def domain_create(
     default_quota: int = 0,
     relay_accept_all: bool = False,
     verified: bool | None = None,
+    origin: Origin | None = None,
 ) -> Domain:
     """A new domain. A tenant's is pending (no lookup serves it) until `domain_verify` finds its
     TXT record; names of the service itself, public suffixes and reserved names are the
@@ -232,7 +274,8 @@ def domain_create(
         actor=actor,
         action="domain.create",
         obj=domain,
-        changes={"name": name, "verified": domain.is_verified},
+        changes=diff.created(diff.snapshot(domain, DOMAIN_AUDIT)),
+        origin=origin,
     )
     return domain
 
@@ -259,7 +302,7 @@ def _accept_all(kind: str, value: Any) -> bool:
 
 
 @transaction.atomic
-def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
+def domain_update(*, actor, domain: Domain, origin: Origin | None = None, **fields: Any) -> Domain:
     """Change what differs from the stored row. The kind, transport, active flag and limits are
     for superadmins and resellers; a domain admin may change the description."""
     ensure_can_manage_domain(actor, domain)
@@ -275,6 +318,7 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
     unknown = set(fields) - allowed
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
+    before = diff.snapshot(domain, DOMAIN_AUDIT)
     changes = {}
     for field, value in fields.items():
         if field in DOMAIN_LIMIT_FIELDS:
@@ -311,7 +355,13 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
         domain.relay_accept_all = _accept_all(domain.kind, domain.relay_accept_all)
     limits.check_domain_limits_fit(domain)
     domain.save()
-    audit_record(actor=actor, action="domain.update", obj=domain, changes=changes)
+    audit_record(
+        actor=actor,
+        action="domain.update",
+        obj=domain,
+        changes=diff.diff(before, diff.snapshot(domain, DOMAIN_AUDIT)),
+        origin=origin,
+    )
     return domain
 
 
@@ -326,7 +376,9 @@ class DomainNotEmpty(Exception):
 
 
 @transaction.atomic
-def domain_delete(*, actor, domain: Domain, confirm: bool = False) -> dict[str, int]:
+def domain_delete(
+    *, actor, domain: Domain, confirm: bool = False, origin: Origin | None = None
+) -> dict[str, int]:
     """Delete a domain and what is in it. A domain with anything in it (mailboxes, aliases,
     alias domains...) goes only with `confirm=True`; returns the counts that went."""
     ensure_can_administer_domains(actor)
@@ -339,7 +391,13 @@ def domain_delete(*, actor, domain: Domain, confirm: bool = False) -> dict[str, 
         actor=actor,
         action="domain.delete",
         obj=domain,
-        changes={"name": domain.name, **{k: v for k, v in contents.items() if v}},
+        changes=diff.deleted(
+            {
+                **diff.snapshot(domain, DOMAIN_AUDIT),
+                **{k: v for k, v in contents.items() if v},
+            }
+        ),
+        origin=origin,
     )
     domain.delete()
     return contents
@@ -347,7 +405,13 @@ def domain_delete(*, actor, domain: Domain, confirm: bool = False) -> dict[str, 
 
 @transaction.atomic
 def alias_domain_create(
-    *, actor, name: str, target: Domain | str, active: bool = True, verified: bool | None = None
+    *,
+    actor,
+    name: str,
+    target: Domain | str,
+    active: bool = True,
+    verified: bool | None = None,
+    origin: Origin | None = None,
 ) -> AliasDomain:
     """Same ownership rules as domain_create: an alias domain receives mail just the same.
     `target` is a Domain or its name (resolved within the actor's reach)."""
@@ -377,51 +441,69 @@ def alias_domain_create(
         actor=actor,
         action="alias_domain.create",
         obj=alias_domain,
-        changes={"name": name, "target": target.name},
+        changes=diff.created(diff.snapshot(alias_domain, ALIAS_DOMAIN_AUDIT)),
+        origin=origin,
     )
     return alias_domain
 
 
 @transaction.atomic
-def alias_domain_update(*, actor, alias_domain: AliasDomain, active: bool) -> AliasDomain:
+def alias_domain_update(
+    *, actor, alias_domain: AliasDomain, active: bool, origin: Origin | None = None
+) -> AliasDomain:
     ensure_can_manage_domain(actor, alias_domain.target)
     if alias_domain.active == active:
         return alias_domain
+    changes = diff.diff({"active": alias_domain.active}, {"active": active})
     alias_domain.active = active
     alias_domain.save(update_fields=["active", "modified"])
     audit_record(
-        actor=actor, action="alias_domain.update", obj=alias_domain, changes={"active": active}
+        actor=actor,
+        action="alias_domain.update",
+        obj=alias_domain,
+        changes=changes,
+        origin=origin,
     )
     return alias_domain
 
 
 @transaction.atomic
-def alias_domain_delete(*, actor, alias_domain: AliasDomain) -> None:
+def alias_domain_delete(*, actor, alias_domain: AliasDomain, origin: Origin | None = None) -> None:
     ensure_can_administer_domains(actor)
     ensure_can_manage_domain(actor, alias_domain.target)
-    audit_record(actor=actor, action="alias_domain.delete", obj=alias_domain)
+    audit_record(
+        actor=actor,
+        action="alias_domain.delete",
+        obj=alias_domain,
+        changes=diff.deleted(diff.snapshot(alias_domain, ALIAS_DOMAIN_AUDIT)),
+        origin=origin,
+    )
     alias_domain.delete()
 
 
 # --- Ownership ----------------------------------------------------------------------------------
 
 
-def domain_verify(*, actor, domain: Domain, force: bool = False) -> Domain:
+def domain_verify(
+    *, actor, domain: Domain, force: bool = False, origin: Origin | None = None
+) -> Domain:
     """Make a pending domain live once DNS holds its TXT record (domains.verification).
 
     `force` (superadmins and the system) skips DNS, for ownership proven some other way. The DNS
     query runs before the transaction, so no row is locked while waiting for it.
     """
-    return _verify(actor, Domain, domain, domain, force, "domain.verify")
+    return _verify(actor, Domain, domain, domain, force, "domain.verify", origin)
 
 
-def alias_domain_verify(*, actor, alias_domain: AliasDomain, force: bool = False) -> AliasDomain:
+def alias_domain_verify(
+    *, actor, alias_domain: AliasDomain, force: bool = False, origin: Origin | None = None
+) -> AliasDomain:
     return _verify(
-        actor, AliasDomain, alias_domain, alias_domain.target, force, "alias_domain.verify"
+        actor, AliasDomain, alias_domain, alias_domain.target, force, "alias_domain.verify", origin
     )
 
 
-def _verify(actor, model, obj, owner: Domain, force: bool, action: str):
+def _verify(actor, model, obj, owner: Domain, force: bool, action: str, origin: Origin | None):
     ensure_can_manage_domain(actor, owner)
     if force and not is_trusted(actor):
         raise _forbidden("force", "Only a superadmin verifies a domain without DNS.")
@@ -441,12 +523,16 @@ def _verify(actor, model, obj, owner: Domain, force: bool, action: str):
                 actor=actor,
                 action=action,
                 obj=row,
-                changes={"name": row.name, "method": "superadmin" if force else "dns"},
+                changes={
+                    **diff.diff({"verified_at": None}, {"verified_at": row.verified_at}),
+                    "method": {"before": None, "after": "superadmin" if force else "dns"},
+                },
+                origin=origin,
             )
     return row
 
 
-def verify_pending_domains() -> dict[str, list[str]]:
+def verify_pending_domains(*, origin: Origin | None = None) -> dict[str, list[str]]:
     """Check every pending domain and alias domain once (the periodic job; also
     `manage.py verify_domains`). Returns the names made live and those still pending."""
     result: dict[str, list[str]] = {"verified": [], "pending": []}
@@ -457,9 +543,9 @@ def verify_pending_domains() -> dict[str, list[str]]:
     for obj in pending:
         try:
             if isinstance(obj, Domain):
-                domain_verify(actor=None, domain=obj)
+                domain_verify(actor=None, domain=obj, origin=origin)
             else:
-                alias_domain_verify(actor=None, alias_domain=obj)
+                alias_domain_verify(actor=None, alias_domain=obj, origin=origin)
         except ValidationError:
             result["pending"].append(obj.name)
         else:
@@ -471,7 +557,7 @@ def verify_pending_domains() -> dict[str, list[str]]:
 
 
 @transaction.atomic
-def relay_recipient_create(*, actor, address: str) -> RelayRecipient:
+def relay_recipient_create(*, actor, address: str, origin: Origin | None = None) -> RelayRecipient:
     """A recipient a relay or backup domain accepts on port 25 (unless the domain accepts all)."""
     local, domain_name = _normalized("address", split_address, address)
     domain = domain_in_reach(actor=actor, name=domain_name, field="address")
@@ -486,15 +572,27 @@ def relay_recipient_create(*, actor, address: str) -> RelayRecipient:
     recipient = RelayRecipient(domain=domain, local_part=local, address=address)
     _insert(recipient, "address", f"{address} already exists.")
     audit_record(
-        actor=actor, action="relay_recipient.create", obj=recipient, changes={"address": address}
+        actor=actor,
+        action="relay_recipient.create",
+        obj=recipient,
+        changes=diff.created({"address": address}),
+        origin=origin,
     )
     return recipient
 
 
 @transaction.atomic
-def relay_recipient_delete(*, actor, recipient: RelayRecipient) -> None:
+def relay_recipient_delete(
+    *, actor, recipient: RelayRecipient, origin: Origin | None = None
+) -> None:
     ensure_can_manage_domain(actor, recipient.domain)
-    audit_record(actor=actor, action="relay_recipient.delete", obj=recipient)
+    audit_record(
+        actor=actor,
+        action="relay_recipient.delete",
+        obj=recipient,
+        changes=diff.deleted({"address": recipient.address}),
+        origin=origin,
+    )
     recipient.delete()
 
 
@@ -531,6 +629,7 @@ def mailbox_create(
     allow_smtp: bool = True,
     forward_to: list[str] | None = None,
     keep_copy: bool = True,
+    origin: Origin | None = None,
 ) -> Mailbox:
     local, domain_name = _normalized("address", split_address, address)
     domain = _local_domain(domain_name, "address", actor)
@@ -560,11 +659,16 @@ def mailbox_create(
         maildir_busy=hostwork.address_pending(address),
     )
     _insert(mailbox, "address", f"{address} already exists.")
-    changes: dict[str, Any] = {"address": address, "quota_bytes": quota}
-    if forward_to:
-        changes["forward_to"] = _set_forwards(mailbox, forward_to, actor=actor)
-        changes["keep_copy"] = mailbox.keep_copy
-    audit_record(actor=actor, action="mailbox.create", obj=mailbox, changes=changes)
+    state = diff.snapshot(mailbox, MAILBOX_AUDIT)
+    state["forward_to"] = _set_forwards(mailbox, forward_to, actor=actor) if forward_to else []
+    state["password"] = "(set)"
+    audit_record(
+        actor=actor,
+        action="mailbox.create",
+        obj=mailbox,
+        changes=diff.created(state),
+        origin=origin,
+    )
     return mailbox
 
 
@@ -596,6 +700,7 @@ def mailbox_update(
     mailbox: Mailbox,
     forward_to: list[str] | None = None,
     keep_copy: bool | None = None,
+    origin: Origin | None = None,
     **fields: Any,
 ) -> Mailbox:
     """Change what differs from the stored row; `forward_to` replaces the forward list."""
@@ -604,12 +709,24 @@ def mailbox_update(
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
     return _mailbox_apply(
-        actor=actor, mailbox=mailbox, forward_to=forward_to, keep_copy=keep_copy, fields=fields
+        actor=actor,
+        mailbox=mailbox,
+        forward_to=forward_to,
+        keep_copy=keep_copy,
+        fields=fields,
+        origin=origin,
     )
 
 
 def _mailbox_apply(
-    *, actor, mailbox: Mailbox, forward_to, keep_copy, fields: dict, by_owner: bool = False
+    *,
+    actor,
+    mailbox: Mailbox,
+    forward_to,
+    keep_copy,
+    fields: dict,
+    origin: Origin | None,
+    by_owner: bool = False,
 ) -> Mailbox:
     current = Mailbox.objects.get(pk=mailbox.pk)
     changed = {k: v for k, v in fields.items() if getattr(current, k) != v}
@@ -619,37 +736,51 @@ def _mailbox_apply(
         forward_to = None
     if not changed and keep_copy is None and forward_to is None:
         return current
-    changes: dict[str, Any] = {}
     if "quota_bytes" in changed:
         quota = _non_negative_int("quota_bytes", changed["quota_bytes"])
         units.check_quota("quota_bytes", quota)
         domain, pool = limits.lock_pool_and_domain(mailbox.domain)
         limits.check_mailbox_quota(domain, pool, quota, exclude_pk=mailbox.pk)
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
+    before = _mailbox_state(mailbox)
     for field, value in changed.items():
-        if getattr(mailbox, field) != value:
-            changes[field] = value
-            setattr(mailbox, field, value)
-    if keep_copy is not None and keep_copy != mailbox.keep_copy:
-        changes["keep_copy"] = keep_copy
+        setattr(mailbox, field, value)
+    if keep_copy is not None:
         mailbox.keep_copy = keep_copy
     mailbox.save()
+    after = {**before, **diff.snapshot(mailbox, MAILBOX_AUDIT)}
     if forward_to is not None:
-        changes["forward_to"] = _set_forwards(mailbox, forward_to, actor=actor)
-    if by_owner:
-        changes["by"] = "mailbox owner"
-    audit_record(actor=actor, action="mailbox.update", obj=mailbox, changes=changes)
+        after["forward_to"] = _set_forwards(mailbox, forward_to, actor=actor)
+    audit_record(
+        actor=actor,
+        action="mailbox.update",
+        obj=mailbox,
+        changes=diff.diff(before, after),
+        origin=origin,
+        actor_label=mailbox.address if by_owner else "",
+    )
     return mailbox
 
 
 @transaction.atomic
 def mailbox_set_password(
-    *, actor, mailbox: Mailbox, password: str | None = None, password_hash: str | None = None
+    *,
+    actor,
+    mailbox: Mailbox,
+    password: str | None = None,
+    password_hash: str | None = None,
+    origin: Origin | None = None,
 ) -> Mailbox:
     ensure_can_manage_domain(actor, mailbox.domain)
     mailbox.password = _password_hash(password, password_hash, address=mailbox.address)
     mailbox.save(update_fields=["password", "modified"])
-    audit_record(actor=actor, action="mailbox.password", obj=mailbox)
+    audit_record(
+        actor=actor,
+        action="mailbox.password",
+        obj=mailbox,
+        changes=diff.secret_changed("password"),
+        origin=origin,
+    )
     return mailbox
 
 
@@ -659,7 +790,7 @@ def mailbox_set_password(
 
 @transaction.atomic
 def mailbox_owner_change_password(
-    *, mailbox: Mailbox, current_password: str, new_password: str
+    *, mailbox: Mailbox, current_password: str, new_password: str, origin: Origin | None = None
 ) -> Mailbox:
     mailbox = Mailbox.objects.select_for_update().get(pk=mailbox.pk)
     if not verify_password(current_password or "", mailbox.password):
@@ -669,13 +800,20 @@ def mailbox_owner_change_password(
     mailbox.password = _password_hash(new_password, None, address=mailbox.address)
     mailbox.save(update_fields=["password", "modified"])
     audit_record(
-        actor=None, action="mailbox.password", obj=mailbox, changes={"by": "mailbox owner"}
+        actor=None,
+        action="mailbox.password",
+        obj=mailbox,
+        changes=diff.secret_changed("password"),
+        origin=origin,
+        actor_label=mailbox.address,
     )
     return mailbox
 
 
 @transaction.atomic
-def mailbox_rehash_password(*, mailbox: Mailbox, password: str) -> Mailbox:
+def mailbox_rehash_password(
+    *, mailbox: Mailbox, password: str, origin: Origin | None = None
+) -> Mailbox:
     """After a successful login with `password`: replace a hash whose scheme or cost is not the
     configured one (an imported {SHA512-CRYPT} or {BLF-CRYPT} moves to {ARGON2ID}). Only if the
     stored hash is still the one the login verified; the audit event names the schemes, never
@@ -690,14 +828,16 @@ def mailbox_rehash_password(*, mailbox: Mailbox, password: str) -> Mailbox:
         actor=None,
         action="mailbox.password_rehash",
         obj=locked,
-        changes={"from": old_scheme, "to": split_scheme(locked.password)[0]},
+        changes={"scheme": {"before": old_scheme, "after": split_scheme(locked.password)[0]}},
+        origin=origin,
+        actor_label=locked.address,
     )
     return locked
 
 
 @transaction.atomic
 def mailbox_owner_set_forwarding(
-    *, mailbox: Mailbox, forward_to: list[str], keep_copy: bool
+    *, mailbox: Mailbox, forward_to: list[str], keep_copy: bool, origin: Origin | None = None
 ) -> Mailbox:
     """The owner's forwarding, under the rules an admin's change follows (no loops, recipients
     in local domains must exist)."""
@@ -707,12 +847,13 @@ def mailbox_owner_set_forwarding(
         forward_to=forward_to,
         keep_copy=keep_copy,
         fields={},
+        origin=origin,
         by_owner=True,
     )
 
 
 @transaction.atomic
-def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
+def mailbox_delete(*, actor, mailbox: Mailbox, origin: Origin | None = None) -> None:
     ensure_can_manage_domain(actor, mailbox.domain)
     # Aliases pointing here would bounce: drop the recipient, and aliases left with none.
     pointing = AliasRecipient.objects.filter(address=mailbox.address)
@@ -720,9 +861,24 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
     pointing.delete()
     emptied = Alias.objects.filter(pk__in=alias_ids, recipients__isnull=True)
     for alias in emptied:
-        audit_record(actor=actor, action="alias.delete", obj=alias, changes={"reason": "empty"})
+        audit_record(
+            actor=actor,
+            action="alias.delete",
+            obj=alias,
+            changes={
+                **diff.deleted(diff.snapshot(alias, ALIAS_AUDIT)),
+                "reason": {"before": None, "after": "empty"},
+            },
+            origin=origin,
+        )
     emptied.delete()
-    audit_record(actor=actor, action="mailbox.delete", obj=mailbox)
+    audit_record(
+        actor=actor,
+        action="mailbox.delete",
+        obj=mailbox,
+        changes=diff.deleted(_mailbox_state(mailbox)),
+        origin=origin,
+    )
     # The Maildir is archived on the mail hosts (restorable for a while), not left for the
     # next owner of the address.
     hostwork.request(
@@ -735,7 +891,9 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
 
 
 @transaction.atomic
-def mailbox_rename(*, actor, mailbox: Mailbox, address: str) -> Mailbox:
+def mailbox_rename(
+    *, actor, mailbox: Mailbox, address: str, origin: Origin | None = None
+) -> Mailbox:
     """Give a mailbox a new address in one of the actor's domains. Its Maildir moves on the mail
     hosts; until that is done the lookups answer a temporary failure for it (`maildir_busy`),
     so mail waits in the sender's queue instead of landing in a directory being moved."""
@@ -770,7 +928,11 @@ def mailbox_rename(*, actor, mailbox: Mailbox, address: str) -> Mailbox:
         actor=actor,
         action="mailbox.rename",
         obj=mailbox,
-        changes={"address": new_address, "from": old_address},
+        changes=diff.diff(
+            {"address": old_address, "maildir": old_maildir},
+            {"address": new_address, "maildir": mailbox.maildir},
+        ),
+        origin=origin,
     )
     return mailbox
 
@@ -815,6 +977,7 @@ def alias_create(
     recipients: list[str],
     active: bool = True,
     description: str = "",
+    origin: Origin | None = None,
 ) -> Alias:
     local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
     domain = _local_domain(domain_name, "address", actor)
@@ -837,7 +1000,8 @@ def alias_create(
         actor=actor,
         action="alias.create",
         obj=alias,
-        changes={"address": address, "recipients": targets},
+        changes=diff.created({**diff.snapshot(alias, ALIAS_AUDIT), "recipients": targets}),
+        origin=origin,
     )
     return alias
 
@@ -850,10 +1014,12 @@ def alias_update(
     recipients: list[str] | None = None,
     active: bool | None = None,
     description: str | None = None,
+    origin: Origin | None = None,
 ) -> Alias:
     """Change what differs from the stored row; `recipients` replaces the list."""
     ensure_can_manage_domain(actor, alias.domain)
     alias = Alias.objects.select_for_update().get(pk=alias.pk)
+    before = _alias_state(alias)
     changes: dict[str, Any] = {}
     if active is not None and active != alias.active:
         alias.active = changes["active"] = active
@@ -873,14 +1039,27 @@ def alias_update(
         alias.recipients.all().delete()
         AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
         changes["recipients"] = targets
-    audit_record(actor=actor, action="alias.update", obj=alias, changes=changes)
+    after = {**before, **changes}
+    audit_record(
+        actor=actor,
+        action="alias.update",
+        obj=alias,
+        changes=diff.diff(before, after),
+        origin=origin,
+    )
     return alias
 
 
 @transaction.atomic
-def alias_delete(*, actor, alias: Alias) -> None:
+def alias_delete(*, actor, alias: Alias, origin: Origin | None = None) -> None:
     ensure_can_manage_domain(actor, alias.domain)
-    audit_record(actor=actor, action="alias.delete", obj=alias)
+    audit_record(
+        actor=actor,
+        action="alias.delete",
+        obj=alias,
+        changes=diff.deleted(_alias_state(alias)),
+        origin=origin,
+    )
     alias.delete()
 
 
@@ -888,7 +1067,9 @@ def alias_delete(*, actor, alias: Alias) -> None:
 
 
 @transaction.atomic
-def sender_grant_create(*, actor, mailbox: Mailbox | str, address: str) -> SenderGrant:
+def sender_grant_create(
+    *, actor, mailbox: Mailbox | str, address: str, origin: Origin | None = None
+) -> SenderGrant:
     """`mailbox` is a Mailbox or its address (resolved within the actor's reach)."""
     if isinstance(mailbox, str):
         mailbox = _mailbox_in_reach(actor, mailbox, "mailbox")
@@ -913,7 +1094,8 @@ def sender_grant_create(*, actor, mailbox: Mailbox | str, address: str) -> Sende
             actor=actor,
             action="sender_grant.create",
             obj=grant,
-            changes={"mailbox": mailbox.address, "address": grant.address},
+            changes=diff.created({"mailbox": mailbox.address, "address": grant.address}),
+            origin=origin,
         )
     return grant
 
@@ -928,9 +1110,15 @@ def _mailbox_in_reach(actor, address: str, field: str) -> Mailbox:
 
 
 @transaction.atomic
-def sender_grant_delete(*, actor, grant: SenderGrant) -> None:
+def sender_grant_delete(*, actor, grant: SenderGrant, origin: Origin | None = None) -> None:
     ensure_can_manage_domain(actor, grant.mailbox.domain)
-    audit_record(actor=actor, action="sender_grant.delete", obj=grant)
+    audit_record(
+        actor=actor,
+        action="sender_grant.delete",
+        obj=grant,
+        changes=diff.deleted({"mailbox": grant.mailbox.address, "address": grant.address}),
+        origin=origin,
+    )
     grant.delete()
 
 
@@ -956,7 +1144,9 @@ def _app_password_name(name: Any) -> str:
     return name
 
 
-def _app_password_create(mailbox: Mailbox, name: Any, protocol: Any, *, actor, by_owner: bool):
+def _app_password_create(
+    mailbox: Mailbox, name: Any, protocol: Any, *, actor, by_owner: bool, origin: Origin | None
+):
     name = _app_password_name(name)
     if protocol not in AppPassword.Protocol.values:
         raise _field_error(
@@ -976,47 +1166,64 @@ def _app_password_create(mailbox: Mailbox, name: Any, protocol: Any, *, actor, b
     app_password = AppPassword.objects.create(
         mailbox=mailbox, name=name, protocol=protocol, secret_hash=app_password_hash(secret)
     )
-    changes: dict[str, Any] = {"mailbox": mailbox.address, "name": name, "protocol": protocol}
-    if by_owner:
-        changes["by"] = "mailbox owner"
-    audit_record(actor=actor, action="app_password.create", obj=app_password, changes=changes)
+    audit_record(
+        actor=actor,
+        action="app_password.create",
+        obj=app_password,
+        changes=diff.created({"mailbox": mailbox.address, "name": name, "protocol": protocol}),
+        origin=origin,
+        actor_label=mailbox.address if by_owner else "",
+    )
     return app_password, secret
 
 
 @transaction.atomic
 def app_password_create(
-    *, actor, mailbox: Mailbox, name: str, protocol: str
+    *, actor, mailbox: Mailbox, name: str, protocol: str, origin: Origin | None = None
 ) -> tuple[AppPassword, str]:
     """A new app password for one protocol (imap, pop3, smtp); returns it and its secret,
     which is not stored and cannot be shown again."""
     ensure_can_manage_domain(actor, mailbox.domain)
-    return _app_password_create(mailbox, name, protocol, actor=actor, by_owner=False)
+    return _app_password_create(mailbox, name, protocol, actor=actor, by_owner=False, origin=origin)
 
 
 @transaction.atomic
 def mailbox_owner_app_password_create(
-    *, mailbox: Mailbox, name: str, protocol: str
+    *, mailbox: Mailbox, name: str, protocol: str, origin: Origin | None = None
 ) -> tuple[AppPassword, str]:
-    return _app_password_create(mailbox, name, protocol, actor=None, by_owner=True)
+    return _app_password_create(mailbox, name, protocol, actor=None, by_owner=True, origin=origin)
 
 
-def _app_password_delete(app_password: AppPassword, *, actor, by_owner: bool) -> None:
-    changes: dict[str, Any] = {"name": app_password.name, "protocol": app_password.protocol}
-    if by_owner:
-        changes["by"] = "mailbox owner"
-    audit_record(actor=actor, action="app_password.delete", obj=app_password, changes=changes)
+def _app_password_delete(
+    app_password: AppPassword, *, actor, by_owner: bool, origin: Origin | None
+) -> None:
+    state = {
+        "mailbox": app_password.mailbox.address,
+        "name": app_password.name,
+        "protocol": app_password.protocol,
+    }
+    audit_record(
+        actor=actor,
+        action="app_password.delete",
+        obj=app_password,
+        changes=diff.deleted(state),
+        origin=origin,
+        actor_label=app_password.mailbox.address if by_owner else "",
+    )
     app_password.delete()
 
 
 @transaction.atomic
-def app_password_delete(*, actor, app_password: AppPassword) -> None:
+def app_password_delete(*, actor, app_password: AppPassword, origin: Origin | None = None) -> None:
     """Revoke: the row goes, and with it the lookup row Dovecot reads, at commit."""
     ensure_can_manage_domain(actor, app_password.mailbox.domain)
-    _app_password_delete(app_password, actor=actor, by_owner=False)
+    _app_password_delete(app_password, actor=actor, by_owner=False, origin=origin)
 
 
 @transaction.atomic
-def mailbox_owner_app_password_delete(*, mailbox: Mailbox, app_password: AppPassword) -> None:
+def mailbox_owner_app_password_delete(
+    *, mailbox: Mailbox, app_password: AppPassword, origin: Origin | None = None
+) -> None:
     if app_password.mailbox_id != mailbox.pk:
         raise AppPassword.DoesNotExist
-    _app_password_delete(app_password, actor=None, by_owner=True)
+    _app_password_delete(app_password, actor=None, by_owner=True, origin=origin)

@@ -250,6 +250,8 @@ CELERY_BEAT_SCHEDULE = {
     "mailhost-queue-snapshot-purge": {"task": "mailhost.queue_snapshot_purge", "schedule": 3600.0},
     # Pending domains go live once their TXT record appears (issue 7).
     "domains-verify-pending": {"task": "domains.verify_pending", "schedule": 900.0},
+    # Audit events older than MAILADMIN_AUDIT_RETENTION_DAYS go, once a day.
+    "audit-purge": {"task": "audit.purge", "schedule": crontab(hour=4, minute=7)},
 }
 
 # A shared cache (API throttle counters) when Redis is configured; per-process memory otherwise.
@@ -311,6 +313,8 @@ MAILADMIN_OPERATION_RETRY_BASE_SECONDS = env_int("MAILADMIN_OPERATION_RETRY_BASE
 MAILADMIN_OPERATION_KEEP_DAYS = env_int("MAILADMIN_OPERATION_KEEP_DAYS", 30)
 # A deleted mailbox's Maildir is kept this long (restorable), then purged.
 MAILADMIN_MAILDIR_RETENTION_DAYS = env_int("MAILADMIN_MAILDIR_RETENTION_DAYS", 30)
+# Audit events are kept this long, then purged by beat (audit.purge, daily).
+MAILADMIN_AUDIT_RETENTION_DAYS = env_int("MAILADMIN_AUDIT_RETENTION_DAYS", 365, min_value=1)
 # The Postfix queue: snapshots (one per host per minute) are kept this long; the panel waits
 # this many seconds for a host's worker to answer a queue list.
 MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS = env_int("MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS", 48)

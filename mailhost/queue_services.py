@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 
+from audit import diff
+from audit.origin import Origin
 from audit.services import audit_record
 from mailhost import dispatch, queue
 from mailhost.models import MailHost, Operation
@@ -117,6 +119,7 @@ def queue_action_request(
     action: str,
     queue_id: str = "",
     filters: dict[str, str] | None = None,
+    origin: Origin | None = None,
 ) -> Operation:
     """Validate a queue action and record it as an operation for `host` (sent after commit).
     Exactly one of `queue_id` and a non-empty filter; flush alone may name neither (all)."""
@@ -136,7 +139,13 @@ def queue_action_request(
     args = {"action": action, "queue_id": qid, "filter": flt.as_dict()}
     with transaction.atomic():
         op = dispatch.record(Operation.Kind.QUEUE_ACTION, host=host, args=args, actor=actor)
-        audit_record(actor=actor, action=f"queue.{action}", obj=op, changes=args)
+        audit_record(
+            actor=actor,
+            action=f"queue.{action}",
+            obj=op,
+            changes=diff.created(args),
+            origin=origin,
+        )
     return op
 
 

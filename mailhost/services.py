@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from audit import diff
+from audit.origin import Origin
 from audit.services import audit_record
 from domains.models import Mailbox, QuotaUsage
 from mailhost import commands, dispatch
@@ -138,7 +140,7 @@ def _finish(op: Operation, state: str, *, error: str = "", output: str = "") -> 
 
 
 @transaction.atomic
-def operation_retry(*, actor, operation: Operation) -> Operation:
+def operation_retry(*, actor, operation: Operation, origin: Origin | None = None) -> Operation:
     """Send a failed operation (or one stuck pending) again, from the UI or the API."""
     op = Operation.objects.select_for_update().get(pk=operation.pk)
     if op.state == State.DONE:
@@ -150,10 +152,20 @@ def operation_retry(*, actor, operation: Operation) -> Operation:
         > timezone.now() - timedelta(seconds=settings.MAILADMIN_OPERATION_RESEND_SECONDS)
     ):
         raise ValidationError({"state": ["This operation is running now."]})
+    before = op.state
     op.state = State.PENDING
     op.dispatched_at = None
     op.save(update_fields=["state", "dispatched_at"])
-    audit_record(actor=actor, action="operation.retry", obj=op, changes={"kind": op.kind})
+    audit_record(
+        actor=actor,
+        action="operation.retry",
+        obj=op,
+        changes={
+            "kind": {"before": op.kind, "after": op.kind},
+            **diff.diff({"state": before}, {"state": op.state}),
+        },
+        origin=origin,
+    )
     transaction.on_commit(lambda: dispatch.enqueue(op.pk), robust=True)
     return op
 
@@ -206,7 +218,9 @@ def host_register_here() -> MailHost | None:
             },
         )
         if created:
-            audit_record(actor=None, action="mailhost.register", obj=host, changes=here)
+            audit_record(
+                actor=None, action="mailhost.register", obj=host, changes=diff.created(here)
+            )
     return host
 
 
@@ -286,13 +300,19 @@ def _host_mailconfig():
 
 
 @transaction.atomic
-def reload_request(*, actor, host: MailHost | None = None, push_config: bool = False):
+def reload_request(
+    *,
+    actor,
+    host: MailHost | None = None,
+    push_config: bool = False,
+    origin: Origin | None = None,
+):
     """A reload (optionally after writing fresh configuration) on one host, or on every host."""
     kind = Kind.PUSH_CONFIG if push_config else Kind.RELOAD
     hosts = [host] if host is not None else None
     ops = dispatch.record_broadcast(kind, hosts=hosts, actor=actor)
     for op in ops:
-        audit_record(actor=actor, action=f"operation.{kind}", obj=op)
+        audit_record(actor=actor, action=f"operation.{kind}", obj=op, origin=origin)
     return ops
 
 
@@ -398,7 +418,7 @@ def _maildir_purge(op: Operation) -> str:
 
 
 @transaction.atomic
-def archive_restore(*, actor, archive: ArchivedMaildir) -> Operation:
+def archive_restore(*, actor, archive: ArchivedMaildir, origin: Origin | None = None) -> Operation:
     """Put an archived Maildir back into the mailbox that now has its address (create the
     mailbox first); mail it received since is kept beside the restored mail."""
     archive = ArchivedMaildir.objects.select_for_update().get(pk=archive.pk)
@@ -421,7 +441,11 @@ def archive_restore(*, actor, archive: ArchivedMaildir) -> Operation:
         actor=actor,
     )
     audit_record(
-        actor=actor, action="mailbox.maildir_restore", obj=mailbox, changes={"from": archive.path}
+        actor=actor,
+        action="mailbox.maildir_restore",
+        obj=mailbox,
+        changes={"archive": {"before": archive.path, "after": None}},
+        origin=origin,
     )
     return op
 
@@ -470,7 +494,9 @@ def _quota_recalc(op: Operation) -> str:
 
 
 @transaction.atomic
-def quota_recalc_request(*, actor, address: str | None) -> list[Operation]:
+def quota_recalc_request(
+    *, actor, address: str | None, origin: Origin | None = None
+) -> list[Operation]:
     """`doveadm quota recalc` for one mailbox (by its address) or for all, on every host that
     stores mail."""
     args = {}
@@ -482,7 +508,13 @@ def quota_recalc_request(*, actor, address: str | None) -> list[Operation]:
     hosts = _maildir_hosts() or None
     ops = dispatch.record_broadcast(Kind.QUOTA_RECALC, hosts=hosts, args=args, actor=actor)
     for op in ops:
-        audit_record(actor=actor, action="operation.quota_recalc", obj=op, changes=args)
+        audit_record(
+            actor=actor,
+            action="operation.quota_recalc",
+            obj=op,
+            changes=diff.created(args),
+            origin=origin,
+        )
     return ops
 
 

@@ -71,6 +71,14 @@ def verify_pending_domains() -> dict:
     return verify()
 
 
+@shared_task(name="audit.purge", acks_late=True, **LIMITS)
+def purge_audit_events() -> int:
+    """Beat, daily: audit events past MAILADMIN_AUDIT_RETENTION_DAYS (the core has no tasks)."""
+    from audit.services import audit_purge
+
+    return audit_purge()
+
+
 @worker_ready.connect
 def register_host(**_kwargs) -> None:
     """A mail host's worker registers its host as soon as it is ready (beat's broadcast

@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from audit.origin import Origin
 from domains import services
 from domains.models import Mailbox
 from domains.normalize import normalize_address
@@ -46,6 +47,15 @@ class MailboxOwner:
 
     def __str__(self) -> str:
         return self.mailbox.address
+
+
+def _origin(request) -> Origin | None:
+    if request is None:
+        return None
+    return Origin.web(
+        source_ip=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
 
 
 def _may_log_in(mailbox: Mailbox) -> bool:
@@ -82,7 +92,9 @@ class MailboxBackend:
             # An imported or older hash moves to the configured scheme and cost. The session
             # fingerprint is taken after this (log_in_owner), so the login survives its own
             # rehash; Dovecot reads the new hash from mail_passdb at commit.
-            mailbox = services.mailbox_rehash_password(mailbox=mailbox, password=password)
+            mailbox = services.mailbox_rehash_password(
+                mailbox=mailbox, password=password, origin=_origin(request)
+            )
         return MailboxOwner(mailbox)
 
     def get_user(self, user_id):

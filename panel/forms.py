@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Reseller
+from audit.models import AuditEvent
+from audit.selectors import OBJECT_TYPES
 from domains.models import Domain
 from domains.normalize import normalize_domain
 from panel.fields import AddressListField, SizeField
@@ -281,8 +283,21 @@ class ResellerEditForm(ResellerFields):
 
 
 class AuditFilterForm(forms.Form):
+    """The audit log's filters; field names are audit.selectors.audit_event_list's (`actor`
+    is its `who`, `object` its `search`)."""
+
     actor = forms.CharField(label=_("Who"), required=False, max_length=150)
     object = forms.CharField(label=_("Object"), required=False, max_length=320)
+    action = forms.CharField(label=_("Action"), required=False, max_length=64)
+    object_type = forms.ChoiceField(
+        label=_("Object type"),
+        required=False,
+        choices=[("", _("any"))] + [(t, t) for t in OBJECT_TYPES],
+    )
+    channel = forms.ChoiceField(
+        label=_("Channel"), required=False, choices=[("", _("any")), *AuditEvent.Channel.choices]
+    )
+    domain = forms.CharField(label=_("Domain"), required=False, max_length=253)
     since = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

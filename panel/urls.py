@@ -61,6 +61,7 @@ urlpatterns = [
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),
     path("resellers/<int:pk>/toggle/", people.reseller_toggle, name="reseller_toggle"),
     path("audit/", people.audit_log, name="audit_log"),
+    path("audit/export.csv", people.audit_export, name="audit_export"),
     path("users/", users.user_list_page, name="user_list"),
     path("users/new/", users.user_create, name="user_create"),
     path("users/<int:pk>/", users.user_edit, name="user_edit"),

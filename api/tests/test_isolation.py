@@ -147,7 +147,15 @@ def test_every_non_router_route_is_known():
     # describe the API and hold no tenant data. The queue's routes are superadmin-only
     # (test_queue_api.py: every tenant key gets 403 on each).
     queue = {"api-queue", "api-queue-host", "api-queue-messages", "api-queue-action"}
-    assert named == {"api-me", "api-schema", "api-docs", "api-not-found", *queue}
+    # The audit export is the audit list as CSV, scoped by the same selector (test_audit.py).
+    assert named == {
+        "api-me",
+        "api-schema",
+        "api-docs",
+        "api-not-found",
+        "api-audit-export",
+        *queue,
+    }
 
 
 @pytest.mark.parametrize("pair", list(PAIRS), ids=list(PAIRS))

@@ -125,7 +125,8 @@ def test_admin_login_rehash_is_audited_without_the_hash(db, settings):
     user.refresh_from_db()
     assert user.password.startswith("argon2$")
     event = AuditEvent.objects.get(action="user.password_rehash")
-    assert event.changes == {"from": "pbkdf2_sha256", "to": "argon2"}
+    assert event.changes == {"algorithm": {"before": "pbkdf2_sha256", "after": "argon2"}}
+    assert (event.channel, event.actor_label) == ("web", "old")
 
 
 def test_a_panel_user_changes_its_own_password(db):

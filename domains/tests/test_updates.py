@@ -20,7 +20,10 @@ def test_domain_admin_may_resend_the_limits_it_cannot_change(reseller_user):
     assert AuditEvent.objects.count() == before  # nothing changed, nothing recorded
     services.domain_update(actor=admin, domain=domain, max_mailboxes=5, description="ours")
     event = AuditEvent.objects.latest("id")
-    assert (event.action, event.changes) == ("domain.update", {"description": "ours"})
+    assert (event.action, event.changes) == (
+        "domain.update",
+        {"description": {"before": "", "after": "ours"}},
+    )
 
 
 def test_unchanged_mailbox_forwards_and_alias_recipients_write_nothing(domain):
@@ -37,7 +40,10 @@ def test_unchanged_mailbox_forwards_and_alias_recipients_write_nothing(domain):
     services.mailbox_update(actor=None, mailbox=box, forward_to=[], keep_copy=True)
     box = Mailbox.objects.get(pk=box.pk)
     assert box.keep_copy and not box.forwards.exists()
-    assert AuditEvent.objects.latest("id").changes == {"keep_copy": True, "forward_to": []}
+    assert AuditEvent.objects.latest("id").changes == {
+        "keep_copy": {"before": False, "after": True},
+        "forward_to": {"before": ["b@example.com"], "after": []},
+    }
 
 
 def test_mailbox_created_with_forwards_in_one_step(domain):

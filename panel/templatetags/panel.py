@@ -75,3 +75,25 @@ def unicode(text) -> str:
     """Names as people read them: every IDNA A-label name in `text` (a domain, an address, an
     audit line) in its Unicode form. Stored and machine-read values keep the A-label."""
     return _ACE.sub(lambda match: display_domain(match.group()), str(text or ""))
+
+
+@register.filter
+def diff_rows(changes) -> list[tuple[str, object, object]]:
+    """An audit event's changes as (field, before, after) rows; a value recorded before the
+    before/after shape shows as its after."""
+    if not isinstance(changes, dict):
+        return []
+    rows = []
+    for field, value in changes.items():
+        if isinstance(value, dict) and set(value) <= {"before", "after"}:
+            rows.append((field, _shown(value.get("before")), _shown(value.get("after"))))
+        else:
+            rows.append((field, None, _shown(value)))
+    return rows
+
+
+def _shown(value):
+    """A list as "a, b" ("[]" when empty, so it differs from no value at all)."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "[]"
+    return value

@@ -156,7 +156,8 @@ def test_an_owner_login_rehashes_and_dovecot_accepts_the_new_hash(mail_stack, sc
     # The owner's own session survives its rehash.
     assert client.get("/mailbox/").status_code == 200
     event = AuditEvent.objects.get(action="mailbox.password_rehash", object_repr=address)
-    assert event.changes == {"from": scheme, "to": "ARGON2ID"}
+    assert event.changes == {"scheme": {"before": scheme, "after": "ARGON2ID"}}
+    assert (event.channel, event.actor_label) == ("web", address)
     assert "$" not in str(event.changes)
     # A second login leaves the current hash alone.
     Client().post("/mailbox/login/", {"address": address, "password": h.PASSWORD})

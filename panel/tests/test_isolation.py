@@ -31,6 +31,7 @@ PROBES = {
     "reseller_list": None,
     "reseller_create": None,
     "audit_log": None,
+    "audit_export": None,
     "api_keys": None,
     "domain_detail": "domain",
     "domain_edit": "domain",
@@ -110,6 +111,13 @@ POST_BODY = {
     "max_domains": "1",
     "form_token": "t" * 32,
 }
+
+
+def _body(response) -> str:
+    """The page, or a streamed export (the audit CSV) read to its end."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
 
 
 def site_patterns(resolver=None, prefix="") -> list[tuple[str, str]]:
@@ -272,7 +280,7 @@ def test_isolation_matrix(world, pair):
             for term in ("", victim.domain.name, victim.mailbox.address):
                 for param in ("q", "object"):
                     query = f"?{param}={term}" if term else ""
-                    page = client.get(_url(route, None) + query).content.decode()
+                    page = _body(client.get(_url(route, None) + query))
                     for foreign in foreign_names + victim_urls:
                         # A search box echoes its own term; anything else is a leak.
                         if foreign not in term:

@@ -128,7 +128,9 @@ def test_owner_changes_password(box):
     assert verify_password("new password 12", Mailbox.objects.get(pk=box.pk).password)
     assert client.get("/mailbox/").status_code == 200  # this session goes on
     event = AuditEvent.objects.filter(action="mailbox.password").latest("id")
-    assert event.changes == {"by": "mailbox owner"} and event.actor is None
+    assert event.changes == {"password": {"before": "(secret)", "after": "(changed)"}}
+    assert (event.actor, event.actor_label, event.channel) == (None, box.address, "web")
+    assert "new password 12" not in str(event.changes) and PASSWORD not in str(event.changes)
 
 
 def test_a_password_changed_elsewhere_ends_the_owner_session(box):

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from accounts import services as account_services
 from accounts import twofactor
 from panel.forms import SecondFactorForm, TwoFactorPolicyForm, UserPasswordForm
-from panel.views.common import no_store, posted, role_view, staff_view, try_service
+from panel.views.common import no_store, origin_of, posted, role_view, staff_view, try_service
 
 PENDING_KEY = "panel_2fa_pending"
 
@@ -64,7 +64,9 @@ def login_code(request: HttpRequest) -> HttpResponse:
         return redirect("login")
     form = SecondFactorForm(posted(request))
     if request.method == "POST" and form.is_valid():
-        used = twofactor.verify_second_factor(user=user, code=form.cleaned_data["code"])
+        used = twofactor.verify_second_factor(
+            origin=origin_of(request), user=user, code=form.cleaned_data["code"]
+        )
         if used is not None:
             request.session.pop(PENDING_KEY, None)
             auth_login(request, user, backend=data["backend"])
@@ -111,7 +113,10 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         device = twofactor.enrolment_start(user=user)
         if request.method == "POST" and form.is_valid():
             codes = try_service(
-                form, lambda: twofactor.enrolment_confirm(user=user, code=form.cleaned_data["code"])
+                form,
+                lambda: twofactor.enrolment_confirm(
+                    origin=origin_of(request), user=user, code=form.cleaned_data["code"]
+                ),
             )
             if codes is not None:
                 return no_store(
@@ -130,7 +135,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_view
 def two_factor_recovery(request: HttpRequest) -> HttpResponse:
-    codes = twofactor.recovery_codes_renew(user=request.user)
+    codes = twofactor.recovery_codes_renew(origin=origin_of(request), user=request.user)
     return no_store(render(request, "panel/recovery_codes.html", {"codes": codes}))
 
 
@@ -140,7 +145,9 @@ def two_factor_disable(request: HttpRequest) -> HttpResponse:
     if twofactor.is_required(request.user):
         messages.error(request, _("Your role must use two-factor authentication."))
     else:
-        twofactor.two_factor_disable(actor=request.user, user=request.user)
+        twofactor.two_factor_disable(
+            origin=origin_of(request), actor=request.user, user=request.user
+        )
         messages.success(request, _("Two-factor authentication is off."))
     return redirect("two_factor")
 
@@ -153,7 +160,10 @@ def two_factor_policy(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         if try_service(
-            form, lambda: twofactor.policy_update(actor=request.user, **form.cleaned_data)
+            form,
+            lambda: twofactor.policy_update(
+                origin=origin_of(request), actor=request.user, **form.cleaned_data
+            ),
         ):
             messages.success(request, _("The two-factor rule was saved."))
             return redirect("two_factor_policy")
@@ -172,7 +182,10 @@ def account_password(request: HttpRequest) -> HttpResponse:
             changed = try_service(
                 form,
                 lambda: account_services.user_set_password(
-                    actor=request.user, user=request.user, password=form.cleaned_data["password"]
+                    origin=origin_of(request),
+                    actor=request.user,
+                    user=request.user,
+                    password=form.cleaned_data["password"],
                 ),
             )
             if changed is not None:

@@ -11,7 +11,7 @@ from domains import selectors, services
 from domains.models import AppPassword
 from panel.auth import owner_required
 from panel.forms import AppPasswordForm
-from panel.views.common import no_store, posted, staff_view, try_service
+from panel.views.common import no_store, origin_of, posted, staff_view, try_service
 
 
 def _page(request, mailbox, form, *, owner: bool, actor=None) -> HttpResponse:
@@ -49,7 +49,7 @@ def owner_app_passwords(request: HttpRequest) -> HttpResponse:
         result = try_service(
             form,
             lambda: services.mailbox_owner_app_password_create(
-                mailbox=mailbox, **form.cleaned_data
+                origin=origin_of(request), mailbox=mailbox, **form.cleaned_data
             ),
         )
         if result is not None:
@@ -62,7 +62,9 @@ def owner_app_passwords(request: HttpRequest) -> HttpResponse:
 def owner_app_password_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = request.owner.mailbox
     app_password = get_object_or_404(AppPassword, pk=pk, mailbox=mailbox)
-    services.mailbox_owner_app_password_delete(mailbox=mailbox, app_password=app_password)
+    services.mailbox_owner_app_password_delete(
+        origin=origin_of(request), mailbox=mailbox, app_password=app_password
+    )
     messages.success(request, _("The app password was revoked."))
     return redirect("owner_app_passwords")
 
@@ -75,7 +77,7 @@ def mailbox_app_passwords(request: HttpRequest, pk: int) -> HttpResponse:
         result = try_service(
             form,
             lambda: services.app_password_create(
-                actor=request.user, mailbox=mailbox, **form.cleaned_data
+                origin=origin_of(request), actor=request.user, mailbox=mailbox, **form.cleaned_data
             ),
         )
         if result is not None:
@@ -89,6 +91,8 @@ def app_password_delete(request: HttpRequest, pk: int) -> HttpResponse:
     app_password = selectors.app_password_list(actor=request.user).filter(pk=pk).first()
     if app_password is None:
         raise Http404
-    services.app_password_delete(actor=request.user, app_password=app_password)
+    services.app_password_delete(
+        origin=origin_of(request), actor=request.user, app_password=app_password
+    )
     messages.success(request, _("The app password was revoked."))
     return redirect("mailbox_app_passwords", pk=app_password.mailbox_id)

@@ -12,9 +12,19 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from audit.origin import Origin
 from panel.forms import add_service_errors
 
 PAGE_SIZE = 50
+
+
+def origin_of(request: HttpRequest) -> Origin:
+    """Where a panel change came from, for the audit trail: the client address the server saw
+    (REMOTE_ADDR; no proxy header is trusted for it) and the browser's user agent."""
+    return Origin.web(
+        source_ip=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
 
 
 def staff_view(view: Callable) -> Callable:

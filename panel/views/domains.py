@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from accounts.selectors import audit_event_list, reseller_list
+from accounts.selectors import reseller_list
+from audit.selectors import audit_event_list
 from domains import selectors, services
 from domains.models import Domain
 from domains.normalize import normalize_domain
@@ -25,6 +26,7 @@ from panel.views.common import (
     back,
     htmx_answer,
     is_htmx,
+    origin_of,
     page_of,
     posted,
     role_view,
@@ -114,7 +116,7 @@ def domain_create(request: HttpRequest) -> HttpResponse:
         data = form.service_data()
 
         def create() -> str:
-            domain = services.domain_create(actor=actor, **data)
+            domain = services.domain_create(origin=origin_of(request), actor=actor, **data)
             return reverse("domain_detail", args=[domain.pk])
 
         result = try_service(
@@ -169,7 +171,12 @@ def domain_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.service_data()
         if (
-            try_service(form, lambda: services.domain_update(actor=actor, domain=domain, **data))
+            try_service(
+                form,
+                lambda: services.domain_update(
+                    origin=origin_of(request), actor=actor, domain=domain, **data
+                ),
+            )
             is not None
         ):
             messages.success(request, _("%(name)s was saved.") % {"name": domain.display_name})
@@ -183,7 +190,10 @@ def domain_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = get_object_or_404(selectors.domain_list(actor=actor), pk=pk)
     domain = services.domain_update(
-        actor=actor, domain=domain, active=wanted_state(request, domain.active)
+        origin=origin_of(request),
+        actor=actor,
+        domain=domain,
+        active=wanted_state(request, domain.active),
     )
     state = _("active") if domain.active else _("inactive")
     messages.success(
@@ -205,7 +215,9 @@ def domain_verify(request: HttpRequest, pk: int) -> HttpResponse:
     domain = get_object_or_404(selectors.domain_list(actor=actor), pk=pk)
     force = request.POST.get("force") == "1"
     try:
-        domain = services.domain_verify(actor=actor, domain=domain, force=force)
+        domain = services.domain_verify(
+            origin=origin_of(request), actor=actor, domain=domain, force=force
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -239,7 +251,12 @@ def domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
     form = DomainDeleteForm(posted(request))
     if request.method == "POST" and form.is_valid():
         name = domain.display_name
-        services.domain_delete(actor=actor, domain=domain, confirm=form.cleaned_data["confirm"])
+        services.domain_delete(
+            origin=origin_of(request),
+            actor=actor,
+            domain=domain,
+            confirm=form.cleaned_data["confirm"],
+        )
         messages.success(request, _("%(name)s and everything in it were deleted.") % {"name": name})
         return redirect("domain_list")
     return render(
@@ -259,7 +276,9 @@ def alias_domain_create(request: HttpRequest, pk: int) -> HttpResponse:
         name = form.cleaned_data["name"]
 
         def create() -> str:
-            services.alias_domain_create(actor=actor, name=name, target=domain)
+            services.alias_domain_create(
+                origin=origin_of(request), actor=actor, name=name, target=domain
+            )
             return reverse("domain_detail", args=[domain.pk]) + "#alias-domains"
 
         result = try_service(
@@ -284,7 +303,9 @@ def alias_domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
     domain_url = reverse("domain_detail", args=[alias_domain.target_id]) + "#alias-domains"
     if request.method == "POST":
         name = alias_domain.display_name
-        services.alias_domain_delete(actor=actor, alias_domain=alias_domain)
+        services.alias_domain_delete(
+            origin=origin_of(request), actor=actor, alias_domain=alias_domain
+        )
         messages.success(request, _("The alias domain %(name)s was deleted.") % {"name": name})
         if is_htmx(request):
             return htmx_answer(request)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from mailhost import selectors, services
 from mailhost.models import Operation
-from panel.views.common import back, page_of, role_view
+from panel.views.common import back, origin_of, page_of, role_view
 
 
 def _refused(request: HttpRequest, exc: ValidationError) -> None:
@@ -29,7 +29,9 @@ def host_list(request: HttpRequest) -> HttpResponse:
 def host_reload(request: HttpRequest, pk: int) -> HttpResponse:
     host = get_object_or_404(selectors.host_list(), pk=pk)
     push = request.POST.get("push_config") == "1"
-    services.reload_request(actor=request.user, host=host, push_config=push)
+    services.reload_request(
+        origin=origin_of(request), actor=request.user, host=host, push_config=push
+    )
     messages.success(request, _("A reload of %(host)s was queued.") % {"host": host.name})
     return back(request, reverse("operation_list"))
 
@@ -38,7 +40,9 @@ def host_reload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def host_reload_all(request: HttpRequest) -> HttpResponse:
     push = request.POST.get("push_config") == "1"
-    ops = services.reload_request(actor=request.user, host=None, push_config=push)
+    ops = services.reload_request(
+        origin=origin_of(request), actor=request.user, host=None, push_config=push
+    )
     messages.success(request, _("%(n)d reloads were queued.") % {"n": len(ops)})
     return back(request, reverse("operation_list"))
 
@@ -66,7 +70,7 @@ def operation_list(request: HttpRequest) -> HttpResponse:
 def operation_retry(request: HttpRequest, pk: int) -> HttpResponse:
     op = get_object_or_404(selectors.operation_list(), pk=pk)
     try:
-        services.operation_retry(actor=request.user, operation=op)
+        services.operation_retry(origin=origin_of(request), actor=request.user, operation=op)
     except ValidationError as exc:
         _refused(request, exc)
     else:
@@ -79,7 +83,7 @@ def operation_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def archive_restore(request: HttpRequest, pk: int) -> HttpResponse:
     archive = get_object_or_404(selectors.archive_list(), pk=pk)
     try:
-        services.archive_restore(actor=request.user, archive=archive)
+        services.archive_restore(origin=origin_of(request), actor=request.user, archive=archive)
     except ValidationError as exc:
         _refused(request, exc)
     else:

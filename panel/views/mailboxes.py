@@ -26,6 +26,7 @@ from panel.views.common import (
     htmx_answer,
     is_htmx,
     no_store,
+    origin_of,
     posted,
     staff_view,
     try_service,
@@ -74,7 +75,9 @@ def mailbox_create(request: HttpRequest, pk: int) -> HttpResponse:
         made = {}
 
         def create() -> str:
-            made["mailbox"] = services.mailbox_create(actor=actor, **data)
+            made["mailbox"] = services.mailbox_create(
+                origin=origin_of(request), actor=actor, **data
+            )
             return reverse("mailbox_edit", args=[made["mailbox"].pk])
 
         token = form.cleaned_data["form_token"]
@@ -105,7 +108,12 @@ def mailbox_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if data["quota_bytes"] is None:
             data["quota_bytes"] = mailbox.quota_bytes
         if (
-            try_service(form, lambda: services.mailbox_update(actor=actor, mailbox=mailbox, **data))
+            try_service(
+                form,
+                lambda: services.mailbox_update(
+                    origin=origin_of(request), actor=actor, mailbox=mailbox, **data
+                ),
+            )
             is not None
         ):
             messages.success(request, _("%(address)s was saved.") % {"address": mailbox.address})
@@ -153,7 +161,10 @@ def mailbox_rename(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         address = form.cleaned_data["address"]
         renamed = try_service(
-            form, lambda: services.mailbox_rename(actor=actor, mailbox=mailbox, address=address)
+            form,
+            lambda: services.mailbox_rename(
+                origin=origin_of(request), actor=actor, mailbox=mailbox, address=address
+            ),
         )
         if renamed is not None:
             messages.success(
@@ -180,7 +191,7 @@ def mailbox_password(request: HttpRequest, pk: int) -> HttpResponse:
             try_service(
                 form,
                 lambda: services.mailbox_set_password(
-                    actor=actor, mailbox=mailbox, password=password
+                    origin=origin_of(request), actor=actor, mailbox=mailbox, password=password
                 ),
             )
             is not None
@@ -203,7 +214,10 @@ def mailbox_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     mailbox = _mailbox(request, pk)
     mailbox = services.mailbox_update(
-        actor=actor, mailbox=mailbox, active=wanted_state(request, mailbox.active)
+        origin=origin_of(request),
+        actor=actor,
+        mailbox=mailbox,
+        active=wanted_state(request, mailbox.active),
     )
     state = _("active") if mailbox.active else _("inactive")
     messages.success(
@@ -220,7 +234,7 @@ def mailbox_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailbox = _mailbox(request, pk)
     domain_url = reverse("domain_detail", args=[mailbox.domain_id])
     if request.method == "POST":
-        services.mailbox_delete(actor=actor, mailbox=mailbox)
+        services.mailbox_delete(origin=origin_of(request), actor=actor, mailbox=mailbox)
         messages.success(
             request, _("The mailbox %(address)s was deleted.") % {"address": mailbox.address}
         )
@@ -244,7 +258,9 @@ def sender_grant_create(request: HttpRequest, pk: int) -> HttpResponse:
         address = form.cleaned_data["address"]
         grant = try_service(
             form,
-            lambda: services.sender_grant_create(actor=actor, mailbox=mailbox, address=address),
+            lambda: services.sender_grant_create(
+                origin=origin_of(request), actor=actor, mailbox=mailbox, address=address
+            ),
         )
         if grant is not None:
             messages.success(
@@ -263,7 +279,7 @@ def sender_grant_delete(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     grant = get_object_or_404(selectors.sender_grant_list(actor=actor), pk=pk)
     mailbox_id = grant.mailbox_id
-    services.sender_grant_delete(actor=actor, grant=grant)
+    services.sender_grant_delete(origin=origin_of(request), actor=actor, grant=grant)
     messages.success(
         request, _("The sender identity %(address)s was removed.") % {"address": grant.address}
     )
@@ -284,7 +300,7 @@ def alias_create(request: HttpRequest, pk: int) -> HttpResponse:
         data = {k: form.cleaned_data[k] for k in ("address", "recipients", "description", "active")}
 
         def create() -> str:
-            services.alias_create(actor=actor, **data)
+            services.alias_create(origin=origin_of(request), actor=actor, **data)
             return reverse("domain_detail", args=[domain.pk]) + "#aliases"
 
         result = try_service(
@@ -313,7 +329,12 @@ def alias_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         if (
-            try_service(form, lambda: services.alias_update(actor=actor, alias=alias, **data))
+            try_service(
+                form,
+                lambda: services.alias_update(
+                    origin=origin_of(request), actor=actor, alias=alias, **data
+                ),
+            )
             is not None
         ):
             messages.success(request, _("%(address)s was saved.") % {"address": alias.address})
@@ -329,7 +350,10 @@ def alias_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     alias = _alias(request, pk)
     alias = services.alias_update(
-        actor=actor, alias=alias, active=wanted_state(request, alias.active)
+        origin=origin_of(request),
+        actor=actor,
+        alias=alias,
+        active=wanted_state(request, alias.active),
     )
     state = _("active") if alias.active else _("inactive")
     messages.success(
@@ -346,7 +370,7 @@ def alias_delete(request: HttpRequest, pk: int) -> HttpResponse:
     alias = _alias(request, pk)
     domain_url = reverse("domain_detail", args=[alias.domain_id]) + "#aliases"
     if request.method == "POST":
-        services.alias_delete(actor=actor, alias=alias)
+        services.alias_delete(origin=origin_of(request), actor=actor, alias=alias)
         messages.success(
             request, _("The alias %(address)s was deleted.") % {"address": alias.address}
         )

@@ -17,7 +17,7 @@ from panel.auth import (
     remember_password_change,
 )
 from panel.forms import OwnerForwardingForm, OwnerLoginForm, OwnerPasswordForm
-from panel.views.common import posted, try_service
+from panel.views.common import origin_of, posted, try_service
 
 
 def owner_login(request: HttpRequest) -> HttpResponse:
@@ -61,6 +61,7 @@ def owner_home(request: HttpRequest) -> HttpResponse:
         saved = try_service(
             form,
             lambda: services.mailbox_owner_set_forwarding(
+                origin=origin_of(request),
                 mailbox=mailbox,
                 forward_to=form.cleaned_data["forward_to"],
                 keep_copy=form.cleaned_data["keep_copy"],
@@ -89,6 +90,7 @@ def owner_password(request: HttpRequest) -> HttpResponse:
         saved = try_service(
             form,
             lambda: services.mailbox_owner_change_password(
+                origin=origin_of(request),
                 mailbox=mailbox,
                 current_password=form.cleaned_data["current_password"],
                 new_password=form.cleaned_data["password"],

@@ -16,7 +16,7 @@ from mailhost import queue_services
 from mailhost.models import MailHost
 from panel.charts import line_chart
 from panel.forms import QueueActionForm, QueueFilterForm, add_service_errors
-from panel.views.common import back, role_view
+from panel.views.common import back, origin_of, role_view
 
 CHART_FIELDS = ("messages", "deferred", "active", "incoming", "hold")
 HOURS = (1, 6, 24, 48)
@@ -141,6 +141,7 @@ def queue_action(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             op = queue_services.queue_action_request(
+                origin=origin_of(request),
                 actor=request.user,
                 host=host,
                 action=form.cleaned_data["action"],

@@ -21,6 +21,7 @@ from panel.views.common import (
     htmx_answer,
     is_htmx,
     no_store,
+    origin_of,
     page_of,
     posted,
     role_view,
@@ -82,7 +83,9 @@ def user_create(request: HttpRequest) -> HttpResponse:
         made = {}
 
         def create() -> str:
-            made["user"] = account_services.user_create(actor=actor, password=password, **data)
+            made["user"] = account_services.user_create(
+                origin=origin_of(request), actor=actor, password=password, **data
+            )
             return reverse("user_edit", args=[made["user"].pk])
 
         result = try_service(
@@ -114,7 +117,10 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         saved = try_service(
-            form, lambda: account_services.user_update(actor=actor, user=user, **data)
+            form,
+            lambda: account_services.user_update(
+                origin=origin_of(request), actor=actor, user=user, **data
+            ),
         )
         if saved is not None:
             messages.success(request, _("%(name)s was saved.") % {"name": user.username})
@@ -136,7 +142,9 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
         given = form.cleaned_data["password"] or None
         password = try_service(
             form,
-            lambda: account_services.user_set_password(actor=actor, user=user, password=given),
+            lambda: account_services.user_set_password(
+                origin=origin_of(request), actor=actor, user=user, password=given
+            ),
         )
         if password is not None:
             if user.pk == actor.pk:  # keep this session; the user's other sessions end
@@ -159,7 +167,10 @@ def user_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request, pk)
     try:
         user = account_services.user_update(
-            actor=actor, user=user, active=wanted_state(request, user.is_active)
+            origin=origin_of(request),
+            actor=actor,
+            user=user,
+            active=wanted_state(request, user.is_active),
         )
     except ValidationError as exc:  # deactivating yourself: said, not done
         for message in exc.messages:
@@ -183,7 +194,7 @@ def user_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         name = user.username
         try:
-            account_services.user_delete(actor=actor, user=user)
+            account_services.user_delete(origin=origin_of(request), actor=actor, user=user)
         except PermissionDenied as exc:  # yourself
             messages.error(request, str(exc))
             return back(request, reverse("user_list"))

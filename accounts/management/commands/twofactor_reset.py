@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts import twofactor
 from accounts.models import User
+from audit.origin import Origin
 
 
 class Command(BaseCommand):
@@ -17,5 +18,5 @@ class Command(BaseCommand):
         user = User.objects.filter(username__iexact=username).first()
         if user is None:
             raise CommandError(f"No panel user named {username}.")
-        twofactor.two_factor_disable(actor=None, user=user)
+        twofactor.two_factor_disable(origin=Origin.cli(), actor=None, user=user)
         self.stdout.write(f"Two-factor login is off for {user.username}.")

@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts import services
 from accounts.models import Reseller, User
 from accounts.selectors import user_list
+from audit.origin import Origin
 
 
 def _messages(exc: ValidationError) -> str:
@@ -100,6 +101,7 @@ class Command(BaseCommand):
     def do_create(self, options):
         password, generated = self._password(options)
         user = services.user_create(
+            origin=Origin.cli(),
             actor=None,
             username=options["username"],
             password=password,
@@ -127,20 +129,27 @@ class Command(BaseCommand):
     def do_set_password(self, options):
         user = self._user(options["username"])
         password, generated = self._password(options)
-        services.user_set_password(actor=None, user=user, password=password)
+        services.user_set_password(origin=Origin.cli(), actor=None, user=user, password=password)
         self._show(user, password, generated, "New password for")
 
     def do_activate(self, options):
-        user = services.user_update(actor=None, user=self._user(options["username"]), active=True)
+        user = services.user_update(
+            origin=Origin.cli(), actor=None, user=self._user(options["username"]), active=True
+        )
         self.stdout.write(f"{user.username} is active.")
 
     def do_deactivate(self, options):
-        user = services.user_update(actor=None, user=self._user(options["username"]), active=False)
+        user = services.user_update(
+            origin=Origin.cli(), actor=None, user=self._user(options["username"]), active=False
+        )
         self.stdout.write(f"{user.username} is deactivated.")
 
     def do_domains(self, options):
         user = services.user_update(
-            actor=None, user=self._user(options["username"]), domains=_names(options["domains"])
+            origin=Origin.cli(),
+            actor=None,
+            user=self._user(options["username"]),
+            domains=_names(options["domains"]),
         )
         names = [d.display_name for d in user.managed_domains.order_by("name")]
         self.stdout.write(f"{user.username} manages: {', '.join(names) or 'nothing'}.")

@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from api.keys import KEY_TAG
 from api.models import APIKey
 from api.services import api_key_create, api_key_revoke
+from audit.origin import Origin
 
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -77,6 +78,7 @@ class Command(BaseCommand):
         networks = [n.strip() for n in options["networks"].split(",") if n.strip()]
         try:
             key, full = api_key_create(
+                origin=Origin.cli(),
                 actor=None,
                 user=user,
                 name=options["name"],
@@ -113,7 +115,7 @@ class Command(BaseCommand):
         if key is None:
             raise CommandError(f"No key {options['prefix']!r}.")
         try:
-            api_key_revoke(actor=None, key=key)
+            api_key_revoke(actor=None, key=key, origin=Origin.cli())
         except PermissionDenied as exc:  # pragma: no cover - the system may revoke any key
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Revoked {key.display_prefix}.")

@@ -3,6 +3,7 @@ is there. The periodic job calls the same service (domains.services.verify_pendi
 
 from django.core.management.base import BaseCommand
 
+from audit.origin import Origin
 from domains.services import verify_pending_domains
 
 
@@ -10,7 +11,7 @@ class Command(BaseCommand):
     help = "Verify pending domains and alias domains by their _mailadmin-verify TXT record."
 
     def handle(self, *args, **options):
-        result = verify_pending_domains()
+        result = verify_pending_domains(origin=Origin.cli())
         for name in result["verified"]:
             self.stdout.write(f"verified {name}")
         for name in result["pending"]:
