@@ -14,7 +14,7 @@ from django.db.models import Sum
 from accounts.models import Reseller, User
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
-from domains.normalize import normalize_domain
+from domains.normalize import INT32_MAX, normalize_domain, normalize_text
 from domains.passwords import validate_plain_password
 from domains.permissions import (
     can_manage_domain,
@@ -23,6 +23,8 @@ from domains.permissions import (
 )
 
 POOL_FIELDS = ("max_domains", "max_mailboxes", "max_aliases", "max_quota_bytes")
+# What each pool column holds: integer counts, a bigint of bytes.
+POOL_MAXIMUM = {"max_quota_bytes": 2**63 - 1}
 
 
 def _duplicate(field: str, message: str) -> ValidationError:
@@ -39,6 +41,9 @@ def _pool_values(values: dict[str, Any]) -> dict[str, int]:
     for field, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError({field: "Give a whole number of 0 or more."})
+        maximum = POOL_MAXIMUM.get(field, INT32_MAX)
+        if value > maximum:
+            raise ValidationError({field: f"At most {maximum}."})
     return values
 
 
@@ -47,8 +52,10 @@ def _reseller_name(name: str, *, exclude_pk: int | None = None) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError({"name": "Give the reseller a name."})
-    if len(name) > Reseller._meta.get_field("name").max_length:
-        raise ValidationError({"name": "At most 100 characters."})
+    try:
+        name = normalize_text(name, max_length=Reseller._meta.get_field("name").max_length)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.error_list}) from exc
     if Reseller.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
         raise _duplicate("name", f"A reseller named {name} already exists.")
     return name
@@ -61,6 +68,8 @@ def reseller_create(*, actor, name: str, active: bool = True, **pool: int) -> Re
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "Unknown field."})
     name = _reseller_name(name)
+    if not isinstance(active, bool):
+        raise _field("active", "Give true or false.")
     reseller = Reseller(name=name, active=active, **_pool_values(pool))
     try:
         with transaction.atomic():
@@ -80,6 +89,8 @@ def reseller_update(*, actor, reseller: Reseller, **fields: Any) -> Reseller:
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "This field cannot be changed."})
     _pool_values({k: v for k, v in fields.items() if k in POOL_FIELDS})
+    if "active" in fields and not isinstance(fields["active"], bool):
+        raise _field("active", "Give true or false.")
     if "name" in fields:
         fields["name"] = _reseller_name(fields["name"], exclude_pk=reseller.pk)
     changes = {k: v for k, v in fields.items() if getattr(reseller, k) != v}

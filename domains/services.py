@@ -32,7 +32,13 @@ from domains.models import (
     SenderGrant,
     maildir_for,
 )
-from domains.normalize import normalize_address, normalize_domain, split_address
+from domains.normalize import (
+    INT32_MAX,
+    normalize_address,
+    normalize_domain,
+    normalize_text,
+    split_address,
+)
 from domains.passwords import (
     hash_password,
     needs_rehash,
@@ -110,10 +116,24 @@ def _non_negative_int(field: str, value: Any) -> int:
 
 
 def _limit_value(field: str, value: Any) -> int:
-    """A domain limit: a whole number >= 0; the quota ones at most MAILADMIN_MAX_QUOTA_BYTES."""
+    """A domain limit: a whole number >= 0; the quota ones at most MAILADMIN_MAX_QUOTA_BYTES,
+    the counts at most what their integer column holds."""
     value = _non_negative_int(field, value)
     if field in DOMAIN_QUOTA_FIELDS:
         units.check_quota(field, value)
+    elif value > INT32_MAX:
+        raise _field_error(field, f"At most {INT32_MAX}.")
+    return value
+
+
+def _text(field: str, value: Any, max_length: int = 255) -> str:
+    """A one-line description or display name (domains.normalize.normalize_text)."""
+    return _normalized(field, normalize_text, value, max_length=max_length)
+
+
+def _flag(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _field_error(field, "Give true or false.")
     return value
 
 
@@ -210,8 +230,8 @@ def domain_create(
         name=name,
         kind=kind,
         transport=transport,
-        description=description,
-        active=active,
+        description=_text("description", description),
+        active=_flag("active", active),
         reseller=reseller,
         relay_accept_all=relay_accept_all,
         verified_at=verified_at,
@@ -279,6 +299,10 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
     for field, value in fields.items():
         if field in DOMAIN_LIMIT_FIELDS:
             value = _limit_value(field, value)
+        elif field == "description":
+            value = _text(field, value)
+        elif field == "active":
+            value = _flag(field, value)
         if getattr(domain, field) != value:
             changes[field] = value
     if not changes:
@@ -368,7 +392,7 @@ def alias_domain_create(
     alias_domain = AliasDomain(
         name=name,
         target=target,
-        active=active,
+        active=_flag("active", active),
         verified_at=verified_at,
         verification_token=verification.new_token(),
     )
@@ -385,7 +409,7 @@ def alias_domain_create(
 @transaction.atomic
 def alias_domain_update(*, actor, alias_domain: AliasDomain, active: bool) -> AliasDomain:
     ensure_can_manage_domain(actor, alias_domain.target)
-    if alias_domain.active == active:
+    if _flag("active", active) == alias_domain.active:
         return alias_domain
     alias_domain.active = active
     alias_domain.save(update_fields=["active", "modified"])
@@ -546,13 +570,13 @@ def mailbox_create(
         domain=domain,
         local_part=local,
         address=address,
-        name=name,
+        name=_text("name", name),
         password=hashed,
         quota_bytes=quota,
-        active=active,
-        allow_imap=allow_imap,
-        allow_pop3=allow_pop3,
-        allow_smtp=allow_smtp,
+        active=_flag("active", active),
+        allow_imap=_flag("allow_imap", allow_imap),
+        allow_pop3=_flag("allow_pop3", allow_pop3),
+        allow_smtp=_flag("allow_smtp", allow_smtp),
         keep_copy=bool(keep_copy),
         maildir=maildir_for(local, domain.name),
         # A deleted mailbox of this address may still be being archived: wait for it, so the
@@ -603,6 +627,12 @@ def mailbox_update(
     unknown = set(fields) - MAILBOX_FIELDS
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
+    for field in fields.keys() & {"active", "allow_imap", "allow_pop3", "allow_smtp"}:
+        fields[field] = _flag(field, fields[field])
+    if keep_copy is not None:
+        keep_copy = _flag("keep_copy", keep_copy)
+    if "name" in fields:
+        fields["name"] = _text("name", fields["name"])
     return _mailbox_apply(
         actor=actor, mailbox=mailbox, forward_to=forward_to, keep_copy=keep_copy, fields=fields
     )
@@ -829,7 +859,11 @@ def alias_create(
     if local:
         _ensure_no_loop("recipients", address, targets, actor=actor)
     alias = Alias(
-        domain=domain, local_part=local, address=address, active=active, description=description
+        domain=domain,
+        local_part=local,
+        address=address,
+        active=_flag("active", active),
+        description=_text("description", description),
     )
     _insert(alias, "address", f"{address} already exists.")
     AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
@@ -855,9 +889,9 @@ def alias_update(
     ensure_can_manage_domain(actor, alias.domain)
     alias = Alias.objects.select_for_update().get(pk=alias.pk)
     changes: dict[str, Any] = {}
-    if active is not None and active != alias.active:
+    if active is not None and _flag("active", active) != alias.active:
         alias.active = changes["active"] = active
-    if description is not None and description != alias.description:
+    if description is not None and _text("description", description) != alias.description:
         alias.description = changes["description"] = description
     if recipients is not None and list(recipients) == [r.address for r in alias.recipients.all()]:
         recipients = None
