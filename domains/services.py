@@ -376,7 +376,7 @@ def alias_domain_create(
     """Same ownership rules as domain_create: an alias domain receives mail just the same.
     `target` is a Domain or its name (resolved within the actor's reach)."""
     ensure_can_administer_domains(actor)
-    if isinstance(target, str):
+    if not isinstance(target, Domain):  # a name (anything else is refused as one)
         target = domain_in_reach(actor=actor, name=target, field="target")
     ensure_can_manage_domain(actor, target)
     name = _normalized("name", normalize_domain, name)
@@ -924,7 +924,7 @@ def alias_delete(*, actor, alias: Alias) -> None:
 @transaction.atomic
 def sender_grant_create(*, actor, mailbox: Mailbox | str, address: str) -> SenderGrant:
     """`mailbox` is a Mailbox or its address (resolved within the actor's reach)."""
-    if isinstance(mailbox, str):
+    if not isinstance(mailbox, Mailbox):  # an address (anything else is refused as one)
         mailbox = _mailbox_in_reach(actor, mailbox, "mailbox")
     ensure_can_manage_domain(actor, mailbox.domain)
     local, domain_name = _normalized("address", split_address, address, allow_catchall=True)
