@@ -32,6 +32,7 @@ BUDGET = {
     "api_aliases": 80,
     "api_other": 80,
     "api_people": 80,
+    "api_queries": 60,
     "forms_domains": 60,
     "forms_mailboxes": 60,
     "forms_users": 50,
