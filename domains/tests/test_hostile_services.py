@@ -374,3 +374,33 @@ def test_account_services(world):
 
     check()
     assert runs["n"] >= BUDGET["services_accounts"]
+
+
+def test_normalisation_is_total_and_stable():
+    """domains.normalize, which every face and service calls: any text gives a stored form or a
+    ValidationError; a stored form normalises to itself and reads back for people."""
+    from domains.normalize import display_domain, split_address
+
+    runs = {"n": 0}
+
+    @hsettings(max_examples=BUDGET["services_normalize"], **SETTINGS)
+    @given(value=st.one_of(edge_domains, addresses(OWN), texts, huge_texts))
+    def check(value):
+        runs["n"] += 1
+        try:
+            name = normalize_domain(value)
+        except ValidationError:
+            pass
+        else:
+            assert normalize_domain(name) == name and name.isascii()
+            assert normalize_domain(display_domain(name)) == name
+        try:
+            local, domain = split_address(value, allow_catchall=True)
+        except ValidationError:
+            pass
+        else:
+            stored = f"{local}@{domain}"
+            assert normalize_address(stored, allow_catchall=True) == stored
+
+    check()
+    assert runs["n"] >= BUDGET["services_normalize"]

@@ -90,7 +90,13 @@ def world(db):
     admin.managed_domains.add(domain)
     return {
         "clients": {"superadmin": browser(root), "reseller": browser(reseller)},
-        "ids": {"domain": domain.pk, "mailbox": box.pk, "alias": alias.pk, "user": admin.pk},
+        "ids": {
+            "domain": domain.pk,
+            "mailbox": box.pk,
+            "alias": alias.pk,
+            "user": admin.pk,
+            "reseller": pool.pk,
+        },
     }
 
 
@@ -210,6 +216,31 @@ FORMS = {
         {"active": "on", "domains": "res.example"},
         {"email": text, "active": checkbox, "domains": domain_names},
     ),
+    "reseller_create": (
+        "/resellers/new/",
+        None,
+        {"name": "New pool", "active": "on", "max_domains": "0"},
+        {
+            "name": text,
+            "active": checkbox,
+            "max_domains": numbers,
+            "max_mailboxes": numbers,
+            "max_quota_bytes_0": numbers,
+            "max_quota_bytes_1": units,
+        },
+    ),
+    "reseller_edit": (
+        "/resellers/{reseller}/",
+        Reseller,
+        {"name": "Form pool", "active": "on"},
+        {"name": text, "active": checkbox, "max_aliases": numbers},
+    ),
+    "mailbox_password": (
+        "/mailboxes/{mailbox}/password/",
+        Mailbox,
+        {"password": PASSWORD},
+        {"password": text},
+    ),
 }
 
 
@@ -226,15 +257,14 @@ GROUPS = {
     "forms_mailboxes": [
         "mailbox_create",
         "mailbox_edit",
+        "mailbox_password",
         "mailbox_rename",
         "sender_grant",
         "alias_create",
         "alias_edit",
     ],
-    "forms_users": ["user_create", "user_edit"],
+    "forms_users": ["user_create", "user_edit", "reseller_create", "reseller_edit"],
 }
-
-TARGETS = {"domain": Domain, "mailbox": Mailbox, "alias": Alias, "user": User}
 
 
 def _snapshot(model, pk):
