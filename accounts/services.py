@@ -14,7 +14,7 @@ from django.db.models import Sum
 from accounts.models import Reseller, User
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
-from domains.normalize import INT32_MAX, normalize_domain, normalize_text
+from domains.normalize import INT32_MAX, normalize_domain, normalize_text, storable
 from domains.passwords import validate_plain_password
 from domains.permissions import (
     can_manage_domain,
@@ -207,6 +207,8 @@ def _username(username: Any, *, exclude_pk: int | None = None) -> str:
 def _email(email: Any) -> str:
     email = email.strip() if isinstance(email, str) else ""
     if email:
+        if not storable(email):  # Django's validator lets a lone surrogate through
+            raise _field("email", "Give a valid e-mail address, or none.")
         try:
             EmailValidator()(email)
         except ValidationError as exc:

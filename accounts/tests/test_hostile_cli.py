@@ -98,6 +98,10 @@ def test_user_command(world):
     )
     @example(action="set-password", name="\udcff", role="", reseller=None, email="", domains="")
     @example(action="list", name="", role="", reseller="\x00", email="", domains="")
+    @example(  # an undecodable byte in --email's domain passed Django's EmailValidator
+        action="create", name="new", role="domainadmin", reseller=None, email="a@\udcff.com",
+        domains="",
+    )  # fmt: skip
     @example(action="2fa", name="\x00", role="", reseller=None, email="", domains="")
     @in_savepoint
     def check(action, name, role, reseller, email, domains):

@@ -114,12 +114,12 @@ huge_texts = st.builds(
 )
 
 
-def _form_safe(value: str) -> str:
+def form_safe(value: str) -> str:
     return "".join(c for c in value if not 0xD800 <= ord(c) <= 0xDFFF)
 
 
 # What a browser or a shell can send: no lone surrogates (they cannot be encoded at all).
-form_texts = texts.map(_form_safe)
+form_texts = texts.map(form_safe)
 
 # --- IDN edge cases ---------------------------------------------------------------------------
 
@@ -162,6 +162,8 @@ EDGE_DOMAINS = [
     "::1",
     "example.123",
     "example.com\x00.evil",
+    "\ud800.example",  # a lone surrogate (JSON escapes, undecodable argv bytes)
+    "b\udcff.example",
     "example.com\r\n",
     "exa mple.com",
     "example\u200b.com",

@@ -23,6 +23,7 @@ from domains.tests.strategies import (
     SETTINGS,
     all_rows,
     edge_domains,
+    form_safe,
     form_texts,
     in_savepoint,
 )
@@ -71,7 +72,7 @@ addresses_typed = st.one_of(
     ),
     text,
 )
-domain_names = st.one_of(edge_domains, text)
+domain_names = st.one_of(edge_domains, text).map(form_safe)
 
 
 @pytest.fixture
