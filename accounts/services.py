@@ -264,6 +264,8 @@ def user_create(
     _ensure_can_create_users(actor, role)
     if not is_system(actor) and actor.is_reseller:
         reseller = actor.reseller  # a reseller's domain admins are its pool's, whatever was sent
+    if reseller is not None and not isinstance(reseller, Reseller):
+        raise _field("reseller", "Choose a reseller.")
     if role == User.Role.RESELLER and reseller is None:
         raise _field("reseller", "A reseller user belongs to a reseller.")
     if role == User.Role.SUPERADMIN and reseller is not None:

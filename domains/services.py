@@ -214,13 +214,15 @@ def domain_create(
     ensure_can_administer_domains(actor)
     if not is_system(actor) and actor.is_reseller:
         reseller = actor.reseller  # a reseller's domains always land in its own pool
+    if reseller is not None and not isinstance(reseller, Domain.reseller.field.related_model):
+        raise _field_error("reseller", "Choose a reseller.")
     name = _normalized("name", normalize_domain, name)
     check_claimable(name, trusted=is_trusted(actor))
     if kind not in Domain.Kind.values:
         raise _field_error("kind", f"Choose one of: {', '.join(Domain.Kind.values)}.")
     if transport and not is_trusted(actor):
         raise _forbidden("transport", "Only a superadmin chooses a relay transport.")
-    transport = _validate_transport(kind, transport)
+    transport = _validate_transport(kind, _text("transport", transport or ""))
     relay_accept_all = _accept_all(kind, relay_accept_all)
     verified_at = _verified_at(actor, verified)
     limits.check_domain_create(reseller.pk if reseller else None)
@@ -301,6 +303,8 @@ def domain_update(*, actor, domain: Domain, **fields: Any) -> Domain:
             value = _limit_value(field, value)
         elif field == "description":
             value = _text(field, value)
+        elif field == "transport":
+            value = _text(field, value or "")
         elif field == "active":
             value = _flag(field, value)
         if getattr(domain, field) != value:
@@ -645,6 +649,8 @@ def _mailbox_apply(
     changed = {k: v for k, v in fields.items() if getattr(current, k) != v}
     if keep_copy is not None and keep_copy == current.keep_copy:
         keep_copy = None
+    if forward_to is not None and not isinstance(forward_to, list | tuple):
+        raise _field_error("forward_to", "Give a list of addresses.")
     if forward_to is not None and list(forward_to) == [f.address for f in current.forwards.all()]:
         forward_to = None
     if not changed and keep_copy is None and forward_to is None:
@@ -893,6 +899,8 @@ def alias_update(
         alias.active = changes["active"] = active
     if description is not None and _text("description", description) != alias.description:
         alias.description = changes["description"] = description
+    if recipients is not None and not isinstance(recipients, list | tuple):
+        raise _field_error("recipients", "Give a list of addresses.")
     if recipients is not None and list(recipients) == [r.address for r in alias.recipients.all()]:
         recipients = None
     if not changes and recipients is None:

@@ -94,7 +94,8 @@ def test_domain_services(world):
         name=names,
         description=text_or_any,
         kind=st.one_of(st.sampled_from(["local", "relay", "backup"]), texts, json_values),
-        transport=st.one_of(st.sampled_from(["", "smtp:[mx.example.net]:25"]), texts),
+        transport=st.one_of(st.sampled_from(["", "smtp:[mx.example.net]:25"]), texts, json_values),
+        reseller=st.one_of(st.none(), st.just("pool"), json_values),
         limit=st.sampled_from(
             ["max_mailboxes", "max_aliases", "max_quota_per_mailbox", "total_quota"]
         ),
@@ -104,26 +105,39 @@ def test_domain_services(world):
     )
     @example(  # each was a DataError or UnicodeEncodeError, a 500 behind every face
         who="superadmin", name="ok.example", description="\x00", kind="local", transport="",
-        limit="max_mailboxes", number=0, active=True, update=False,
+        limit="max_mailboxes", number=0, active=True, update=False, reseller=None,
     )  # fmt: skip
     @example(
         who="superadmin", name="ok.example", description="\ud800", kind="local", transport="",
-        limit="max_mailboxes", number=0, active=True, update=True,
+        limit="max_mailboxes", number=0, active=True, update=True, reseller=None,
     )  # fmt: skip
     @example(
         who="reseller", name="ok.example", description="x" * 300, kind="local", transport="",
-        limit="max_mailboxes", number=2**31, active=True, update=False,
+        limit="max_mailboxes", number=2**31, active=True, update=False, reseller=None,
     )  # fmt: skip
     @example(  # a null flag reached the NOT NULL column: an IntegrityError
         who="superadmin", name="ok.example", description="", kind="local", transport="",
-        limit="max_aliases", number=1, active=None, update=True,
+        limit="max_aliases", number=1, active=None, update=True, reseller=None,
+    )  # fmt: skip
+    @example(  # a transport or a reseller of the wrong type: AttributeError
+        who="superadmin", name="ok.example", description="", kind="relay", transport=5,
+        limit="max_aliases", number=0, active=True, update=True, reseller=None,
+    )  # fmt: skip
+    @example(
+        who="superadmin", name="ok.example", description="", kind="local", transport="",
+        limit="max_aliases", number=0, active=True, update=False, reseller=5,
     )  # fmt: skip
     @in_savepoint
-    def check(who, name, description, kind, transport, limit, number, active, update):
+    def check(who, name, description, kind, transport, limit, number, active, update, reseller):
         bump()
         actor = world["actors"][who]
         if update:
-            fields = {"description": description, limit: number, "active": active}
+            fields = {
+                "description": description,
+                limit: number,
+                "active": active,
+                "transport": transport,
+            }
             if kind != "local":
                 fields["kind"] = kind
             attempt(lambda: services.domain_update(actor=actor, domain=world["domain"], **fields))
@@ -136,6 +150,7 @@ def test_domain_services(world):
                 transport=transport,
                 description=description,
                 active=active,
+                reseller=world["pool"] if reseller == "pool" else reseller,
                 **{limit: number},
             )
         )
@@ -155,9 +170,21 @@ def test_mailbox_services(world):
     @hsettings(max_examples=BUDGET["services_mailboxes"], **SETTINGS)
     @given(
         who=actor_names,
-        op=st.sampled_from(["create", "update", "rename", "grant", "relay", "app_password"]),
+        op=st.sampled_from(
+            [
+                "create",
+                "update",
+                "rename",
+                "grant",
+                "relay",
+                "app_password",
+                "password_hash",
+                "owner_password",
+                "owner_forward",
+            ]
+        ),  # fmt: skip
         address=st.one_of(addresses(OWN), huge_texts, json_values),
-        password=st.one_of(st.just(PASSWORD), texts),
+        password=st.one_of(st.just(PASSWORD), texts, json_values),
         name=text_or_any,
         quota=json_numbers,
         flag=flags,
@@ -174,6 +201,18 @@ def test_mailbox_services(world):
     @example(  # allow_imap=None: an IntegrityError
         who="superadmin", op="update", address="", password=PASSWORD, name="", quota=0,
         flag=None, forward=[],
+    )  # fmt: skip
+    @example(  # wrong types: AttributeError, TypeError
+        who="superadmin", op="password_hash", address="", password=5, name="", quota=0,
+        flag=True, forward=[],
+    )  # fmt: skip
+    @example(
+        who="superadmin", op="owner_password", address="", password=5, name="", quota=0,
+        flag=True, forward=[],
+    )  # fmt: skip
+    @example(
+        who="superadmin", op="owner_forward", address="", password="", name="", quota=0,
+        flag=True, forward=5,
     )  # fmt: skip
     @in_savepoint
     def check(who, op, address, password, name, quota, flag, forward):
@@ -213,6 +252,24 @@ def test_mailbox_services(world):
             )
             if made is not None:
                 assert Mailbox.objects.get(pk=box.pk).address == normalize_address(address)
+        elif op == "password_hash":
+            attempt(
+                lambda: services.mailbox_set_password(
+                    actor=actor, mailbox=box, password_hash=password
+                )
+            )
+        elif op == "owner_password":
+            attempt(
+                lambda: services.mailbox_owner_change_password(
+                    mailbox=box, current_password=password, new_password=name
+                )
+            )
+        elif op == "owner_forward":
+            attempt(
+                lambda: services.mailbox_owner_set_forwarding(
+                    mailbox=box, forward_to=forward, keep_copy=flag
+                )
+            )
         elif op == "grant":
             attempt(lambda: services.sender_grant_create(actor=actor, mailbox=box, address=address))
         elif op == "relay":
@@ -299,7 +356,9 @@ def test_account_services(world):
     @hsettings(max_examples=BUDGET["services_accounts"], **SETTINGS)
     @given(
         who=actor_names,
-        op=st.sampled_from(["reseller", "reseller_update", "user", "user_update", "api_key"]),
+        op=st.sampled_from(
+            ["reseller", "reseller_update", "user", "user_pool", "user_update", "api_key"]
+        ),
         name=st.one_of(texts, huge_texts, json_values),
         email=st.one_of(addresses(OWN), json_values),
         role=st.one_of(st.sampled_from(["domainadmin", "reseller", "superadmin"]), texts),
@@ -327,6 +386,10 @@ def test_account_services(world):
     @example(  # Django's EmailValidator passes a lone surrogate in the domain: UnicodeEncodeError
         who="reseller", op="user", name="new-admin", email="a@\ud800.com", role="domainadmin",
         domains=[], number=0, flag=True, expires=None,
+    )  # fmt: skip
+    @example(
+        who="superadmin", op="user_pool", name="", email="", role="reseller", domains=[],
+        number=5, flag=True, expires=None,
     )  # fmt: skip
     @in_savepoint
     def check(who, op, name, email, role, domains, number, flag, expires):
@@ -358,6 +421,12 @@ def test_account_services(world):
             )
             if made is not None:
                 assert User.objects.filter(pk=made.pk, username=name.strip()).exists()
+        elif op == "user_pool":  # a pool that is not a Reseller: was a ValueError
+            attempt(
+                lambda: account_services.user_create(
+                    actor=actor, username="pool-user", password=None, role=role, reseller=number
+                )
+            )
         elif op == "user_update":
             attempt(
                 lambda: account_services.user_update(
