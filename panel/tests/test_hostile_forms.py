@@ -217,6 +217,12 @@ FORMS = {
         {"active": "on", "domains": "res.example"},
         {"email": text, "active": checkbox, "domains": domain_names},
     ),
+    "app_password": (
+        "/mailboxes/{mailbox}/app-passwords/",
+        None,
+        {"name": "Phone", "protocol": "imap"},
+        {"name": text, "protocol": st.one_of(st.sampled_from(["imap", "pop3", "smtp"]), text)},
+    ),
     "reseller_create": (
         "/resellers/new/",
         None,
@@ -259,6 +265,7 @@ GROUPS = {
         "mailbox_create",
         "mailbox_edit",
         "mailbox_password",
+        "app_password",
         "mailbox_rename",
         "sender_grant",
         "alias_create",
