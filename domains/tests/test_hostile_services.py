@@ -453,13 +453,35 @@ def test_normalisation_is_total_and_stable():
     """domains.normalize, which every face and service calls: any text gives a stored form or a
     ValidationError; a stored form normalises to itself and reads back for people."""
     from domains.normalize import display_domain, split_address
+    from domains.policy import check_claimable, normalize_transport
+    from domains.units import parse_size
 
     runs = {"n": 0}
 
+    transports = st.one_of(
+        st.builds(
+            lambda kind, host: f"{kind}{host}",
+            st.sampled_from(
+                ["smtp:", "lmtp:", "smtp:[", "relay:", "", "smtp:[::1]:", "lmtp:unix:"]
+            ),
+            st.one_of(edge_domains, texts, st.sampled_from(["[1.2.3.4]:25", "mx.example:99999"])),
+        ),
+        texts,
+    )
+
     @hsettings(max_examples=BUDGET["services_normalize"], **SETTINGS)
-    @given(value=st.one_of(edge_domains, addresses(OWN), texts, huge_texts))
-    def check(value):
+    @given(value=st.one_of(edge_domains, addresses(OWN), texts, huge_texts), transport=transports)
+    def check(value, transport):
         runs["n"] += 1
+        for allow_internal in (False, True):
+            try:
+                normalize_transport(transport, allow_internal=allow_internal)
+            except ValidationError:
+                pass
+        try:
+            parse_size(value)
+        except ValidationError:
+            pass
         try:
             name = normalize_domain(value)
         except ValidationError:
@@ -467,6 +489,10 @@ def test_normalisation_is_total_and_stable():
         else:
             assert normalize_domain(name) == name and name.isascii()
             assert normalize_domain(display_domain(name)) == name
+            try:
+                check_claimable(name, trusted=False)
+            except ValidationError:
+                pass
         try:
             local, domain = split_address(value, allow_catchall=True)
         except ValidationError:
