@@ -16,7 +16,7 @@ from audit import diff
 from audit.origin import Origin
 from audit.services import audit_record
 from domains.models import Alias, AliasDomain, Domain, Mailbox
-from domains.normalize import normalize_domain
+from domains.normalize import INT32_MAX, normalize_domain, normalize_text, storable
 from domains.passwords import validate_plain_password
 from domains.permissions import (
     can_manage_domain,
@@ -38,6 +38,10 @@ def _user_state(user: User) -> dict[str, Any]:
     }
 
 
+# What each pool column holds: integer counts, a bigint of bytes.
+POOL_MAXIMUM = {"max_quota_bytes": 2**63 - 1}
+
+
 def _duplicate(field: str, message: str) -> ValidationError:
     # The code must sit on the field's error: ValidationError(dict, code) drops it.
     return ValidationError({field: [ValidationError(message, code="duplicate")]})
@@ -52,6 +56,9 @@ def _pool_values(values: dict[str, Any]) -> dict[str, int]:
     for field, value in values.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError({field: "Give a whole number of 0 or more."})
+        maximum = POOL_MAXIMUM.get(field, INT32_MAX)
+        if value > maximum:
+            raise ValidationError({field: f"At most {maximum}."})
     return values
 
 
@@ -60,8 +67,10 @@ def _reseller_name(name: str, *, exclude_pk: int | None = None) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise ValidationError({"name": "Give the reseller a name."})
-    if len(name) > Reseller._meta.get_field("name").max_length:
-        raise ValidationError({"name": "At most 100 characters."})
+    try:
+        name = normalize_text(name, max_length=Reseller._meta.get_field("name").max_length)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.error_list}) from exc
     if Reseller.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
         raise _duplicate("name", f"A reseller named {name} already exists.")
     return name
@@ -76,6 +85,8 @@ def reseller_create(
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "Unknown field."})
     name = _reseller_name(name)
+    if not isinstance(active, bool):
+        raise _field("active", "Give true or false.")
     reseller = Reseller(name=name, active=active, **_pool_values(pool))
     try:
         with transaction.atomic():
@@ -103,6 +114,8 @@ def reseller_update(
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "This field cannot be changed."})
     _pool_values({k: v for k, v in fields.items() if k in POOL_FIELDS})
+    if "active" in fields and not isinstance(fields["active"], bool):
+        raise _field("active", "Give true or false.")
     if "name" in fields:
         fields["name"] = _reseller_name(fields["name"], exclude_pk=reseller.pk)
     changes = {k: v for k, v in fields.items() if getattr(reseller, k) != v}
@@ -226,6 +239,8 @@ def _username(username: Any, *, exclude_pk: int | None = None) -> str:
 def _email(email: Any) -> str:
     email = email.strip() if isinstance(email, str) else ""
     if email:
+        if not storable(email):  # Django's validator lets a lone surrogate through
+            raise _field("email", "Give a valid e-mail address, or none.")
         try:
             EmailValidator()(email)
         except ValidationError as exc:
@@ -282,6 +297,8 @@ def user_create(
     _ensure_can_create_users(actor, role)
     if not is_system(actor) and actor.is_reseller:
         reseller = actor.reseller  # a reseller's domain admins are its pool's, whatever was sent
+    if reseller is not None and not isinstance(reseller, Reseller):
+        raise _field("reseller", "Choose a reseller.")
     if role == User.Role.RESELLER and reseller is None:
         raise _field("reseller", "A reseller user belongs to a reseller.")
     if role == User.Role.SUPERADMIN and reseller is not None:

@@ -13,6 +13,7 @@ from api.models import APIKey
 from audit import diff
 from audit.origin import Origin
 from audit.services import audit_record
+from domains.normalize import normalize_text
 from domains.permissions import is_system
 
 MAX_NETWORKS = 100
@@ -86,10 +87,16 @@ def api_key_create(
         raise PermissionDenied("You can only create API keys for yourself.")
     if not user.is_active:
         raise _error("user", "This user is disabled.")
-    name = (name or "").strip()
-    if len(name) > 100:
-        raise _error("name", "At most 100 characters.")
+    name = (name or "").strip() if isinstance(name, str | None) else name
+    try:
+        name = normalize_text(name, max_length=100)
+    except ValidationError as exc:
+        raise ValidationError({"name": exc.error_list}) from exc
     networks = normalize_networks(allowed_networks)
+    if expires_at is not None and not (
+        isinstance(expires_at, datetime) and timezone.is_aware(expires_at)
+    ):
+        raise _error("expires_at", "Give a date and time with its time zone.")
     if expires_at is not None and expires_at <= timezone.now():
         raise _error("expires_at", "The expiry must be in the future.")
     if via_key is not None:

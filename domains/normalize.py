@@ -7,6 +7,7 @@ Every entry point (the web panel, the API, management commands) calls these func
 
 import re
 import string
+import unicodedata
 from functools import lru_cache
 
 import idna
@@ -16,6 +17,7 @@ from django.core.exceptions import ValidationError
 MAX_DOMAIN_LENGTH = 253
 MAX_LABEL_LENGTH = 63
 MAX_LOCAL_PART_LENGTH = 64
+INT32_MAX = 2**31 - 1  # PostgreSQL integer: counts and limits
 
 _LABEL_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 # dot-atom characters (RFC 5322) minus `/` (it would escape the Maildir path), `%` (Postfix's
@@ -178,3 +180,26 @@ def _looks_like_ip(name: str) -> bool:
         return True
     parts = name.split(".")
     return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+def storable(value: str) -> bool:
+    """Whether PostgreSQL can hold `value` as text: no NUL, no lone surrogate (UTF-8 has none;
+    JSON escapes and undecodable command-line bytes make them). A name that is not storable
+    names nothing stored, so a lookup by it can answer "no such thing" without asking."""
+    return "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
+# Control characters (NUL, CR/LF, C1), lone surrogates and line/paragraph separators: a one-line
+# name or description holds none (no header or log line is split by one).
+_REFUSED_TEXT_CATEGORIES = {"Cc", "Cs", "Zl", "Zp"}
+
+
+def normalize_text(value: str, *, max_length: int) -> str:
+    """A one-line free text (a description, a display name) as stored, or ValidationError."""
+    if not isinstance(value, str):
+        raise ValidationError("Enter text.", code="invalid")
+    if len(value) > max_length:
+        raise ValidationError(f"At most {max_length} characters.", code="max_length")
+    if any(unicodedata.category(c) in _REFUSED_TEXT_CATEGORIES for c in value):
+        raise ValidationError("The text contains control characters.", code="invalid")
+    return value

@@ -72,6 +72,8 @@ def split_scheme(stored: str) -> tuple[str, str]:
 
 
 def verify_password(plain: str, stored: str) -> bool:
+    if not isinstance(plain, str):
+        return False
     scheme, body = split_scheme(stored)
     try:
         if scheme == "ARGON2ID":
@@ -90,7 +92,7 @@ def validate_password_hash(stored: str) -> str:
     the ceiling: every login to that mailbox (and every wrong guess) pays the hash's cost inside
     Dovecot's single auth process, so a tenant's t=60 or cost-31 hash would stall everyone's
     logins."""
-    scheme, body = split_scheme(stored.strip())
+    scheme, body = split_scheme(stored.strip()) if isinstance(stored, str) else ("", "")
     valid = (
         (scheme == "ARGON2ID" and body.startswith("$argon2id$") and _argon2_parses(body))
         or (scheme == "BLF-CRYPT" and _BCRYPT_RE.match(body) is not None)

@@ -34,7 +34,13 @@ from domains.models import (
     SenderGrant,
     maildir_for,
 )
-from domains.normalize import normalize_address, normalize_domain, split_address
+from domains.normalize import (
+    INT32_MAX,
+    normalize_address,
+    normalize_domain,
+    normalize_text,
+    split_address,
+)
 from domains.passwords import (
     hash_password,
     needs_rehash,
@@ -151,10 +157,24 @@ def _non_negative_int(field: str, value: Any) -> int:
 
 
 def _limit_value(field: str, value: Any) -> int:
-    """A domain limit: a whole number >= 0; the quota ones at most MAILADMIN_MAX_QUOTA_BYTES."""
+    """A domain limit: a whole number >= 0; the quota ones at most MAILADMIN_MAX_QUOTA_BYTES,
+    the counts at most what their integer column holds."""
     value = _non_negative_int(field, value)
     if field in DOMAIN_QUOTA_FIELDS:
         units.check_quota(field, value)
+    elif value > INT32_MAX:
+        raise _field_error(field, f"At most {INT32_MAX}.")
+    return value
+
+
+def _text(field: str, value: Any, max_length: int = 255) -> str:
+    """A one-line description or display name (domains.normalize.normalize_text)."""
+    return _normalized(field, normalize_text, value, max_length=max_length)
+
+
+def _flag(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _field_error(field, "Give true or false.")
     return value
 
 
@@ -236,13 +256,15 @@ def domain_create(
     ensure_can_administer_domains(actor)
     if not is_system(actor) and actor.is_reseller:
         reseller = actor.reseller  # a reseller's domains always land in its own pool
+    if reseller is not None and not isinstance(reseller, Domain.reseller.field.related_model):
+        raise _field_error("reseller", "Choose a reseller.")
     name = _normalized("name", normalize_domain, name)
     check_claimable(name, trusted=is_trusted(actor))
     if kind not in Domain.Kind.values:
         raise _field_error("kind", f"Choose one of: {', '.join(Domain.Kind.values)}.")
     if transport and not is_trusted(actor):
         raise _forbidden("transport", "Only a superadmin chooses a relay transport.")
-    transport = _validate_transport(kind, transport)
+    transport = _validate_transport(kind, _text("transport", transport or ""))
     relay_accept_all = _accept_all(kind, relay_accept_all)
     verified_at = _verified_at(actor, verified)
     limits.check_domain_create(reseller.pk if reseller else None)
@@ -252,8 +274,8 @@ def domain_create(
         name=name,
         kind=kind,
         transport=transport,
-        description=description,
-        active=active,
+        description=_text("description", description),
+        active=_flag("active", active),
         reseller=reseller,
         relay_accept_all=relay_accept_all,
         verified_at=verified_at,
@@ -323,6 +345,12 @@ def domain_update(*, actor, domain: Domain, origin: Origin | None = None, **fiel
     for field, value in fields.items():
         if field in DOMAIN_LIMIT_FIELDS:
             value = _limit_value(field, value)
+        elif field == "description":
+            value = _text(field, value)
+        elif field == "transport":
+            value = _text(field, value or "")
+        elif field == "active":
+            value = _flag(field, value)
         if getattr(domain, field) != value:
             changes[field] = value
     if not changes:
@@ -416,7 +444,7 @@ def alias_domain_create(
     """Same ownership rules as domain_create: an alias domain receives mail just the same.
     `target` is a Domain or its name (resolved within the actor's reach)."""
     ensure_can_administer_domains(actor)
-    if isinstance(target, str):
+    if not isinstance(target, Domain):  # a name (anything else is refused as one)
         target = domain_in_reach(actor=actor, name=target, field="target")
     ensure_can_manage_domain(actor, target)
     name = _normalized("name", normalize_domain, name)
@@ -432,7 +460,7 @@ def alias_domain_create(
     alias_domain = AliasDomain(
         name=name,
         target=target,
-        active=active,
+        active=_flag("active", active),
         verified_at=verified_at,
         verification_token=verification.new_token(),
     )
@@ -452,7 +480,7 @@ def alias_domain_update(
     *, actor, alias_domain: AliasDomain, active: bool, origin: Origin | None = None
 ) -> AliasDomain:
     ensure_can_manage_domain(actor, alias_domain.target)
-    if alias_domain.active == active:
+    if _flag("active", active) == alias_domain.active:
         return alias_domain
     changes = diff.diff({"active": alias_domain.active}, {"active": active})
     alias_domain.active = active
@@ -645,13 +673,13 @@ def mailbox_create(
         domain=domain,
         local_part=local,
         address=address,
-        name=name,
+        name=_text("name", name),
         password=hashed,
         quota_bytes=quota,
-        active=active,
-        allow_imap=allow_imap,
-        allow_pop3=allow_pop3,
-        allow_smtp=allow_smtp,
+        active=_flag("active", active),
+        allow_imap=_flag("allow_imap", allow_imap),
+        allow_pop3=_flag("allow_pop3", allow_pop3),
+        allow_smtp=_flag("allow_smtp", allow_smtp),
         keep_copy=bool(keep_copy),
         maildir=maildir_for(local, domain.name),
         # A deleted mailbox of this address may still be being archived: wait for it, so the
@@ -708,6 +736,12 @@ def mailbox_update(
     unknown = set(fields) - MAILBOX_FIELDS
     if unknown:
         raise _field_error(sorted(unknown)[0], "This field cannot be changed.")
+    for field in fields.keys() & {"active", "allow_imap", "allow_pop3", "allow_smtp"}:
+        fields[field] = _flag(field, fields[field])
+    if keep_copy is not None:
+        keep_copy = _flag("keep_copy", keep_copy)
+    if "name" in fields:
+        fields["name"] = _text("name", fields["name"])
     return _mailbox_apply(
         actor=actor,
         mailbox=mailbox,
@@ -732,6 +766,8 @@ def _mailbox_apply(
     changed = {k: v for k, v in fields.items() if getattr(current, k) != v}
     if keep_copy is not None and keep_copy == current.keep_copy:
         keep_copy = None
+    if forward_to is not None and not isinstance(forward_to, list | tuple):
+        raise _field_error("forward_to", "Give a list of addresses.")
     if forward_to is not None and list(forward_to) == [f.address for f in current.forwards.all()]:
         forward_to = None
     if not changed and keep_copy is None and forward_to is None:
@@ -992,7 +1028,11 @@ def alias_create(
     if local:
         _ensure_no_loop("recipients", address, targets, actor=actor)
     alias = Alias(
-        domain=domain, local_part=local, address=address, active=active, description=description
+        domain=domain,
+        local_part=local,
+        address=address,
+        active=_flag("active", active),
+        description=_text("description", description),
     )
     _insert(alias, "address", f"{address} already exists.")
     AliasRecipient.objects.bulk_create(AliasRecipient(alias=alias, address=t) for t in targets)
@@ -1021,10 +1061,12 @@ def alias_update(
     alias = Alias.objects.select_for_update().get(pk=alias.pk)
     before = _alias_state(alias)
     changes: dict[str, Any] = {}
-    if active is not None and active != alias.active:
+    if active is not None and _flag("active", active) != alias.active:
         alias.active = changes["active"] = active
-    if description is not None and description != alias.description:
+    if description is not None and _text("description", description) != alias.description:
         alias.description = changes["description"] = description
+    if recipients is not None and not isinstance(recipients, list | tuple):
+        raise _field_error("recipients", "Give a list of addresses.")
     if recipients is not None and list(recipients) == [r.address for r in alias.recipients.all()]:
         recipients = None
     if not changes and recipients is None:
@@ -1071,7 +1113,7 @@ def sender_grant_create(
     *, actor, mailbox: Mailbox | str, address: str, origin: Origin | None = None
 ) -> SenderGrant:
     """`mailbox` is a Mailbox or its address (resolved within the actor's reach)."""
-    if isinstance(mailbox, str):
+    if not isinstance(mailbox, Mailbox):  # an address (anything else is refused as one)
         mailbox = _mailbox_in_reach(actor, mailbox, "mailbox")
     ensure_can_manage_domain(actor, mailbox.domain)
     local, domain_name = _normalized("address", split_address, address, allow_catchall=True)

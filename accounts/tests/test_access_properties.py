@@ -20,6 +20,7 @@ from audit.models import AuditEvent
 from domains.models import AppPassword, Mailbox
 from domains.passwords import verify_password
 from domains.tests.helpers import PASSWORD, make_domain, make_mailbox
+from domains.tests.strategies import form_texts, texts
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("cheap_mail_hashing")]
 
@@ -27,49 +28,6 @@ SETTINGS = dict(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
-)
-
-ODD = [
-    "",
-    " ",
-    "\x00",
-    "\r\n",
-    "\t",
-    "\u202e",  # right-to-left override
-    "\u200b",  # zero width space
-    "\ufeff",
-    "\ud800",  # a lone surrogate, as JSON can carry it
-    "\udfff",
-    "é",
-    "e\u0301",
-    "ß",
-    "İ",
-    "👍🏽",
-    "\U0010ffff",
-    "ＡＢＣ",
-    "xn--",
-    "xn--mnchen-3ya",
-    "münchen",
-    "пример",
-    "例え",
-    "@",
-    "'; DROP TABLE domains_mailbox; --",
-    "%{sha256:password}",
-    "%u%d%s",
-    "{SHA256.HEX}",
-]
-
-
-def huge(draw_char: str, n: int) -> str:
-    return draw_char * n
-
-
-texts = st.one_of(
-    st.text(max_size=80),
-    st.sampled_from(ODD),
-    st.lists(st.sampled_from(ODD), max_size=12).map("".join),
-    st.builds(huge, st.sampled_from(["a", "é", "\x00", "👍", "-"]), st.integers(0, 5000)),
-    st.text(st.characters(codec="utf-8"), min_size=10, max_size=40),
 )
 
 
@@ -173,10 +131,6 @@ def test_app_password_create_through_the_api(world):
             AppPassword.objects.filter(pk=response.json()["id"]).delete()
 
     check()
-
-
-# What a browser can send in a form: no lone surrogates (they cannot be encoded at all).
-form_texts = texts.map(lambda s: "".join(c for c in s if not 0xD800 <= ord(c) <= 0xDFFF))
 
 
 def test_owner_forms(world):

@@ -59,6 +59,12 @@ def posted(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
+def search_term(request: HttpRequest, limit: int) -> str:
+    """The search box's text (`?q=`), at most `limit` characters. A NUL is dropped: no stored
+    text holds one, and PostgreSQL refuses it in a query (a 500)."""
+    return request.GET.get("q", "")[:limit].replace("\x00", "")
+
+
 def page_of(request: HttpRequest, queryset, param: str = "page", size: int = PAGE_SIZE) -> Page:
     return Paginator(queryset, size).get_page(request.GET.get(param))
 

@@ -30,6 +30,7 @@ from panel.views.common import (
     page_of,
     posted,
     role_view,
+    search_term,
     staff_view,
     try_service,
     wanted_state,
@@ -88,7 +89,7 @@ def search_domains(queryset, term: str):
 
 @staff_view
 def domain_list(request: HttpRequest) -> HttpResponse:
-    term = request.GET.get("q", "")[:253]
+    term = search_term(request, 253)
     sort = request.GET.get("sort", "name")
     order = DOMAIN_SORTS.get(sort, "name")
     domains = search_domains(selectors.domain_list(actor=request.user), term).order_by(
@@ -136,7 +137,7 @@ def domain_create(request: HttpRequest) -> HttpResponse:
 def domain_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor = request.user
     domain = get_object_or_404(selectors.domain_page(actor=actor), pk=pk)
-    term = request.GET.get("q", "")[:320].strip()
+    term = search_term(request, 320).strip()
     mailboxes = selectors.mailbox_list(actor=actor, domain=domain).prefetch_related("forwards")
     aliases = selectors.alias_list(actor=actor, domain=domain)
     if term:

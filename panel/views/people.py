@@ -21,6 +21,7 @@ from panel.views.common import (
     page_of,
     posted,
     role_view,
+    search_term,
     staff_view,
     try_service,
     wanted_state,
@@ -31,7 +32,7 @@ POOL_FIELDS = ("name", "active", "max_domains", "max_mailboxes", "max_aliases", 
 
 @role_view("superadmin", "reseller")
 def reseller_list_page(request: HttpRequest) -> HttpResponse:
-    term = request.GET.get("q", "")[:100].strip()
+    term = search_term(request, 100).strip()
     resellers = reseller_list(actor=request.user)
     if term:
         resellers = resellers.filter(name__icontains=term)

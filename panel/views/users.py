@@ -25,6 +25,7 @@ from panel.views.common import (
     page_of,
     posted,
     role_view,
+    search_term,
     try_service,
     wanted_state,
 )
@@ -55,7 +56,7 @@ def _mark_manageable(actor, users) -> None:
 
 @role_view("superadmin", "reseller")
 def user_list_page(request: HttpRequest) -> HttpResponse:
-    term = request.GET.get("q", "")[:150].strip()
+    term = search_term(request, 150).strip()
     page = page_of(request, user_list(actor=request.user, search=term))
     _mark_manageable(request.user, page.object_list)
     return render(request, "panel/user_list.html", {"page": page, "q": term})

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts import twofactor
 from accounts.models import User
 from audit.origin import Origin
+from domains.normalize import storable
 
 
 class Command(BaseCommand):
@@ -15,7 +16,9 @@ class Command(BaseCommand):
         parser.add_argument("username")
 
     def handle(self, *args, username: str, **options):
-        user = User.objects.filter(username__iexact=username).first()
+        user = (
+            User.objects.filter(username__iexact=username).first() if storable(username) else None
+        )
         if user is None:
             raise CommandError(f"No panel user named {username}.")
         twofactor.two_factor_disable(origin=Origin.cli(), actor=None, user=user)

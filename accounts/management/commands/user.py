@@ -20,6 +20,7 @@ from accounts import services
 from accounts.models import Reseller, User
 from accounts.selectors import user_list
 from audit.origin import Origin
+from domains.normalize import storable
 
 
 def _messages(exc: ValidationError) -> str:
@@ -70,7 +71,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def _user(self, name: str) -> User:
-        user = User.objects.filter(username__iexact=name).first()
+        user = User.objects.filter(username__iexact=name).first() if storable(name) else None
         if user is None:
             raise CommandError(f"No user named {name!r}.")
         return user
@@ -78,7 +79,9 @@ class Command(BaseCommand):
     def _reseller(self, name: str | None) -> Reseller | None:
         if not name:
             return None
-        reseller = Reseller.objects.filter(name__iexact=name.strip()).first()
+        reseller = None
+        if storable(name):
+            reseller = Reseller.objects.filter(name__iexact=name.strip()).first()
         if reseller is None:
             raise CommandError(f"No reseller named {name!r}.")
         return reseller

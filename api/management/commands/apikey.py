@@ -21,6 +21,7 @@ from api.keys import KEY_TAG
 from api.models import APIKey
 from api.services import api_key_create, api_key_revoke
 from audit.origin import Origin
+from domains.normalize import storable
 
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -31,11 +32,14 @@ def parse_expiry(value: str | None) -> datetime | None:
         return None
     value = value.strip()
     match = _DURATION.match(value)
-    if match:
-        return timezone.now() + timedelta(**{_UNITS[match[2]]: int(match[1])})
-    moment = parse_datetime(value)
+    try:
+        if match:
+            return timezone.now() + timedelta(**{_UNITS[match[2]]: int(match[1])})
+        moment = parse_datetime(value)
+        day = parse_date(value) if moment is None else None
+    except (OverflowError, ValueError):  # 10**20d, 2027-02-30: well formed, no such moment
+        moment = day = None
     if moment is None:
-        day = parse_date(value)
         if day is None:
             raise CommandError(f"--expires: give a duration like 90d or a date, not {value!r}.")
         moment = datetime.combine(day, time.min)
@@ -72,7 +76,8 @@ class Command(BaseCommand):
         return getattr(self, f"do_{options['action']}")(options)
 
     def do_create(self, options):
-        user = get_user_model().objects.filter(username=options["user"]).first()
+        name = options["user"]
+        user = get_user_model().objects.filter(username=name).first() if storable(name) else None
         if user is None:
             raise CommandError(f"No user named {options['user']!r}.")
         networks = [n.strip() for n in options["networks"].split(",") if n.strip()]
@@ -99,7 +104,7 @@ class Command(BaseCommand):
     def do_list(self, options):
         keys = APIKey.objects.select_related("user").order_by("user__username", "id")
         if options["user"]:
-            keys = keys.filter(user__username=options["user"])
+            keys = keys.filter(user__username=options["user"]) if storable(options["user"]) else []
         for key in keys:
             state = "revoked" if key.is_revoked else "expired" if key.is_expired() else "active"
             self.stdout.write(
@@ -111,7 +116,7 @@ class Command(BaseCommand):
     def do_revoke(self, options):
         parts = options["prefix"].strip().split("_")
         prefix = parts[1] if len(parts) >= 2 and parts[0] == KEY_TAG else parts[0]
-        key = APIKey.objects.filter(prefix=prefix).first()
+        key = APIKey.objects.filter(prefix=prefix).first() if storable(prefix) else None
         if key is None:
             raise CommandError(f"No key {options['prefix']!r}.")
         try:
