@@ -250,6 +250,8 @@ CELERY_BEAT_SCHEDULE = {
     "mailhost-queue-snapshot-purge": {"task": "mailhost.queue_snapshot_purge", "schedule": 3600.0},
     # Pending domains go live once their TXT record appears (issue 7).
     "domains-verify-pending": {"task": "domains.verify_pending", "schedule": 900.0},
+    # Trash items past MAILADMIN_TRASH_RETENTION_DAYS are deleted for good (issue 11).
+    "domains-trash-purge": {"task": "domains.trash_purge_expired", "schedule": 3600.0},
 }
 
 # A shared cache (API throttle counters) when Redis is configured; per-process memory otherwise.
@@ -311,6 +313,9 @@ MAILADMIN_OPERATION_RETRY_BASE_SECONDS = env_int("MAILADMIN_OPERATION_RETRY_BASE
 MAILADMIN_OPERATION_KEEP_DAYS = env_int("MAILADMIN_OPERATION_KEEP_DAYS", 30)
 # A deleted mailbox's Maildir is kept this long (restorable), then purged.
 MAILADMIN_MAILDIR_RETENTION_DAYS = env_int("MAILADMIN_MAILDIR_RETENTION_DAYS", 30)
+# A deleted domain or mailbox stays in the trash (restorable, its names reserved) this long;
+# its archived Maildirs are kept at least as long.
+MAILADMIN_TRASH_RETENTION_DAYS = env_int("MAILADMIN_TRASH_RETENTION_DAYS", 30, min_value=1)
 # The Postfix queue: snapshots (one per host per minute) are kept this long; the panel waits
 # this many seconds for a host's worker to answer a queue list.
 MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS = env_int("MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS", 48)
