@@ -170,7 +170,9 @@ def check_domain_restore(
         raise ValidationError({"reseller": "This reseller is disabled."})
     used = pool.domains.count() + AliasDomain.objects.filter(target__reseller=pool).count()
     if _over(pool.max_domains, used + domains):
-        raise _limit_error("name", f"The reseller's limit of {pool.max_domains} domains is reached.")
+        raise _limit_error(
+            "name", f"The reseller's limit of {pool.max_domains} domains is reached."
+        )
     for model, noun, count in ((Mailbox, "mailboxes", mailboxes), (Alias, "aliases", aliases)):
         limit = getattr(pool, f"max_{noun}")
         if count and _over(limit, model.objects.filter(domain__reseller=pool).count() + count):

@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
 from accounts.models import Reseller
+from audit.services import audit_record
 from domains import hostwork, limits, routing, trash, units, verification
 from domains.models import (
     Alias,
@@ -764,9 +764,7 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
     # Aliases pointing here would bounce: drop the recipient, and aliases left with none.
     pointing = list(AliasRecipient.objects.filter(address=mailbox.address).order_by("pk"))
     alias_ids = {r.alias_id for r in pointing}
-    others = AliasRecipient.objects.filter(alias_id__in=alias_ids).exclude(
-        address=mailbox.address
-    )
+    others = AliasRecipient.objects.filter(alias_id__in=alias_ids).exclude(address=mailbox.address)
     emptied = list(
         Alias.objects.filter(pk__in=alias_ids)
         .exclude(pk__in=others.values("alias_id"))

@@ -38,7 +38,7 @@ def snapshot(collector: _Gatherer) -> list[dict[str, Any]]:
     """The collected rows as JSON-ready dicts, in the order they are saved back (parents first:
     the reverse of the collector's delete order)."""
     rows: list[Any] = []
-    for model, instances in reversed(list(collector.data.items())):
+    for _model, instances in reversed(list(collector.data.items())):
         rows.extend(sorted(instances, key=lambda o: o.pk))
     # The json serializer turns datetimes, decimals... into strings the python deserializer
     # reads back with each field's to_python.

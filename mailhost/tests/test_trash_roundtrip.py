@@ -117,7 +117,7 @@ def build_world(superadmin):
     reseller = User.objects.create_user(username="r", password="x", role="reseller", reseller=pool)
     alpha = make_domain("alpha.example", reseller=pool, max_mailboxes=5, total_quota=10 * 2**30)
     beta = make_domain("beta.example", reseller=pool)
-    other = make_domain("other.example")
+    make_domain("other.example")
     a = make_mailbox("a@alpha.example", quota_bytes=2**30)
     b = make_mailbox("b@alpha.example", quota_bytes=2**29, name="Bee", allow_pop3=False)
     c = make_mailbox("c@beta.example")
