@@ -17,6 +17,7 @@ from domains.models import (
     Mailbox,
     RelayRecipient,
     SenderGrant,
+    TrashItem,
 )
 from domains.normalize import display_domain
 
@@ -978,3 +979,39 @@ class UserPasswordSetSerializer(serializers.Serializer):
     password = serializers.CharField(
         allow_null=True, help_text="The generated password, shown only this once; null if sent."
     )
+
+
+class TrashItemSerializer(serializers.ModelSerializer):
+    """A deleted domain or mailbox while it can be restored. Its rows (the payload, which holds
+    password hashes) are never shown; `contents` counts what went with it."""
+
+    name_unicode = serializers.CharField(source="display_name", read_only=True)
+    deleted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    contents = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = TrashItem
+        fields = [
+            "id",
+            "kind",
+            "object_id",
+            "name",
+            "name_unicode",
+            "reseller",
+            "domain_id",
+            "domain_name",
+            "contents",
+            "deleted_at",
+            "deleted_by",
+            "purge_after",
+        ]
+        read_only_fields = fields
+
+
+class TrashRestoredSerializer(serializers.Serializer):
+    """What came back: the domain or mailbox under the id it had (`/domains/{id}/` or
+    `/mailboxes/{id}/` again)."""
+
+    kind = serializers.ChoiceField(choices=TrashItem.Kind.choices)
+    id = serializers.IntegerField()
+    name = serializers.CharField()

@@ -387,3 +387,7 @@ class TrashName(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# An importable name of the choice set (drf-spectacular's ENUM_NAME_OVERRIDES in settings).
+TrashItemKind = TrashItem.Kind

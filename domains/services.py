@@ -1162,7 +1162,7 @@ def trash_restore(*, actor, item: TrashItem) -> Domain | Mailbox:
         reseller_id = root["fields"]["reseller"]
         if reseller_id is not None and not Reseller.objects.filter(pk=reseller_id).exists():
             raise _field_error(
-                "reseller", "The reseller this domain belonged to no longer exists.", "no_reseller"
+                "reseller", "The reseller this domain belonged to no longer exists.", "gone"
             )
         names = [r["fields"]["name"] for r in _rows(item, "domains.domain", "domains.aliasdomain")]
         limits.check_domain_restore(
@@ -1181,7 +1181,7 @@ def trash_restore(*, actor, item: TrashItem) -> Domain | Mailbox:
             raise _field_error(
                 "domain",
                 f"The domain {item.domain_name} is not there any more; restore it first.",
-                code="no_domain",
+                code="gone",
             )
         ensure_can_manage_domain(actor, domain)
         limits.check_mailbox_create(domain, mailboxes[0]["fields"]["quota_bytes"])

@@ -283,6 +283,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name get names of their own (Domain.kind keeps "KindEnum").
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "domains.models.DomainKind",
+        "TrashItemKindEnum": "domains.models.TrashItemKind",
         "OperationKindEnum": "mailhost.models.OperationKind",
         "OperationStateEnum": "mailhost.models.OperationState",
         "MailHostRoleEnum": "mailhost.models.MailHostRole",

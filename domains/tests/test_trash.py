@@ -99,7 +99,7 @@ def test_a_mailbox_comes_back_only_into_its_domain(reseller_user, owned):
     services.mailbox_delete(actor=reseller_user, mailbox=box)
     mailbox_item = TrashItem.objects.get()
     services.domain_delete(actor=reseller_user, domain=owned, confirm=True)
-    with refused("domain", "no_domain") as info:
+    with refused("domain", "gone") as info:
         services.trash_restore(actor=reseller_user, item=mailbox_item)
     assert "owned.example" in str(info.value)
     services.trash_restore(actor=reseller_user, item=TrashItem.objects.get(kind="domain"))
