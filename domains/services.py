@@ -1144,6 +1144,14 @@ def _ensure_can_manage_trash(actor, item: TrashItem) -> None:
         raise PermissionDenied(READ_ONLY)
 
 
+def _locked_item(item: TrashItem) -> TrashItem:
+    """The item, locked; one restored or purged by a concurrent request is a clean conflict."""
+    locked = TrashItem.objects.select_for_update().filter(pk=item.pk).first()
+    if locked is None:
+        raise _field_error("item", "This is no longer in the trash.", code="gone")
+    return locked
+
+
 def _rows(item: TrashItem, *models: str) -> list[dict[str, Any]]:
     return [row for row in item.payload if row["model"] in models]
 
@@ -1154,7 +1162,7 @@ def trash_restore(*, actor, item: TrashItem) -> Domain | Mailbox:
     had. Refused, with nothing written, when its domain is not there (a mailbox), a name of it
     was taken meanwhile, or it no longer fits the reseller's limits. Its Maildirs are moved back
     from their archive on the mail hosts."""
-    item = TrashItem.objects.select_for_update().get(pk=item.pk)
+    item = _locked_item(item)
     _ensure_can_manage_trash(actor, item)
     mailboxes = _rows(item, "domains.mailbox")
     if item.kind == TrashItem.Kind.DOMAIN:
@@ -1233,7 +1241,7 @@ def _purge(actor, item: TrashItem) -> None:
 def trash_purge(*, actor, item: TrashItem) -> None:
     """Delete a trash item for good now: its rows, its reserved names and its archived
     Maildirs (purged on the mail hosts)."""
-    item = TrashItem.objects.select_for_update().get(pk=item.pk)
+    item = _locked_item(item)
     _ensure_can_manage_trash(actor, item)
     _purge(actor, item)
 

@@ -206,3 +206,14 @@ def test_audit_events_and_listings_never_hold_the_password_hashes(reseller_user,
     services.mailbox_delete(actor=reseller_user, mailbox=box)
     listed = trash_list(actor=reseller_user).get()
     assert "payload" in listed.get_deferred_fields()
+
+
+def test_an_item_restored_meanwhile_is_a_clean_conflict(reseller_user, owned):
+    box = Mailbox.objects.get(address="box@owned.example")
+    services.mailbox_delete(actor=reseller_user, mailbox=box)
+    item = TrashItem.objects.get()
+    services.trash_restore(actor=reseller_user, item=item)
+    with refused("item", "gone"):
+        services.trash_restore(actor=reseller_user, item=item)
+    with refused("item", "gone"):
+        services.trash_purge(actor=reseller_user, item=item)
