@@ -145,7 +145,7 @@ def _reserved(name: str, *, actor, reseller_id: int | None) -> bool:
 
 
 def _reserved_error(field: str, name: str) -> ValidationError:
-    return _field_error(field, f"{name} is reserved.", code="reserved")
+    return _field_error(field, f"{name} is reserved.", code="trash_reserved")
 
 
 def _no_domain(field: str, name: str) -> ValidationError:

@@ -41,12 +41,12 @@ def owned(reseller_user):
 def test_a_deleted_domain_name_is_reserved_for_its_owner(reseller_user, other_reseller_user, owned):
     services.domain_delete(actor=reseller_user, domain=owned, confirm=True)
     item = TrashItem.objects.get()
-    with refused("name", "reserved") as info:
+    with refused("name", "trash_reserved") as info:
         services.domain_create(actor=other_reseller_user, name="owned.example")
     assert "reserved" in str(info.value)
     assert "Resell" not in str(info.value)  # nothing about whose it is
     make_domain("x.example", actor=other_reseller_user)
-    with refused("name", "reserved"):
+    with refused("name", "trash_reserved"):
         services.alias_domain_create(
             actor=other_reseller_user, name="owned.example", target="x.example"
         )
@@ -75,7 +75,7 @@ def test_a_deleted_address_is_reserved_for_those_who_manage_its_domain(
     other = User.objects.create_user(
         username="o", password="x", role="reseller", reseller=other_pool
     )
-    with refused("address", "reserved"):
+    with refused("address", "trash_reserved"):
         services.mailbox_create(
             actor=other,
             address="box@owned.example",
@@ -85,7 +85,7 @@ def test_a_deleted_address_is_reserved_for_those_who_manage_its_domain(
     make_mailbox("other@owned.example", actor=other, quota_bytes=1)
     # Once the old Maildir is archived (no pending work), only the trash keeps the address.
     Operation.objects.update(state="done")
-    with refused("address", "reserved"):
+    with refused("address", "trash_reserved"):
         services.mailbox_rename(
             actor=other,
             mailbox=Mailbox.objects.get(address="other@owned.example"),
