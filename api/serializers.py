@@ -986,7 +986,10 @@ class TrashItemSerializer(serializers.ModelSerializer):
     password hashes) are never shown; `contents` counts what went with it."""
 
     name_unicode = serializers.CharField(source="display_name", read_only=True)
-    deleted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # The user who deleted it; null when the system did (or the user is gone).
+    deleted_by = serializers.CharField(
+        source="deleted_by.username", read_only=True, allow_null=True
+    )
     contents = serializers.DictField(child=serializers.IntegerField(), read_only=True)
 
     class Meta:
