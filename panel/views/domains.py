@@ -240,7 +240,9 @@ def domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         name = domain.display_name
         services.domain_delete(actor=actor, domain=domain, confirm=form.cleaned_data["confirm"])
-        messages.success(request, _("%(name)s and everything in it were deleted.") % {"name": name})
+        messages.success(
+            request, _("%(name)s and everything in it went to the trash.") % {"name": name}
+        )
         return redirect("domain_list")
     return render(
         request,
