@@ -768,6 +768,7 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
     emptied = list(
         Alias.objects.filter(pk__in=alias_ids)
         .exclude(pk__in=others.values("alias_id"))
+        .select_related("domain")
         .order_by("pk")
     )
     for alias in emptied:
@@ -791,7 +792,11 @@ def mailbox_delete(*, actor, mailbox: Mailbox) -> None:
         root=mailbox,
         domain=mailbox.domain,
         gathered=gathered,
-        names=[address, *(a.address for a in emptied)],
+        # Emptied aliases of another owner (an alias may name any address) are not reserved.
+        names=[
+            address,
+            *(a.address for a in emptied if a.domain.reseller_id == mailbox.domain.reseller_id),
+        ],
         contents={k: v for k, v in contents.items() if v},
     )
     # The Maildir is archived on the mail hosts (restorable with the item), not left for the
@@ -1193,13 +1198,10 @@ def trash_restore(*, actor, item: TrashItem) -> Domain | Mailbox:
             )
         ensure_can_manage_domain(actor, domain)
         limits.check_mailbox_create(domain, mailboxes[0]["fields"]["quota_bytes"])
-    for row in _rows(item, "domains.mailbox", "domains.alias"):
-        address = row["fields"]["address"]
-        if _address_taken(address):
-            raise _field_error("address", f"{address} exists again.", code="duplicate")
+    payload = _restorable(item)
     try:
         with transaction.atomic():
-            trash.restore(item.payload)
+            left_out = trash.restore(payload)
     except IntegrityError as exc:  # a unique value taken meanwhile that the checks above miss
         raise _field_error(
             "name", "Something in it conflicts with what exists now.", code="duplicate"
@@ -1211,16 +1213,41 @@ def trash_restore(*, actor, item: TrashItem) -> Domain | Mailbox:
             address=row["fields"]["address"],
             args={"trash_id": item.pk, "to": row["fields"]["maildir"]},
         )
-    audit_record(
-        actor=actor,
-        action="trash.restore",
-        obj=item,
-        changes={"kind": item.kind, "name": item.name},
-    )
+    changes: dict[str, Any] = {"kind": item.kind, "name": item.name}
+    if left_out or len(payload) < len(item.payload):
+        changes["left_out"] = len(left_out) + len(item.payload) - len(payload)
+    audit_record(actor=actor, action="trash.restore", obj=item, changes=changes)
     model = Domain if item.kind == TrashItem.Kind.DOMAIN else Mailbox
     restored = model.objects.get(pk=item.object_id)
     item.delete()
     return restored
+
+
+def _restorable(item: TrashItem) -> list[dict[str, Any]]:
+    """The payload to save back. An address of the item's own that exists again refuses the
+    restore; what it took from others (an alias of another owner left empty, a recipient in
+    another's alias) is put back only where it still fits, so nobody else's new data is
+    overwritten and the refusal names nothing of theirs."""
+    owner_domains = set(
+        Domain.objects.filter(reseller_id=item.reseller_id).values_list("pk", flat=True)
+    )
+    owner_domains.add(item.domain_id)
+    skip: set[tuple[str, Any]] = set()
+    for row in _rows(item, "domains.mailbox", "domains.alias"):
+        address = row["fields"]["address"]
+        if not _address_taken(address):
+            continue
+        if row["model"] == "domains.alias" and row["fields"]["domain"] not in owner_domains:
+            skip.add((row["model"], row["pk"]))
+            continue
+        raise _field_error("address", f"{address} exists again.", code="duplicate")
+    for row in _rows(item, "domains.aliasrecipient"):
+        fields = row["fields"]
+        if AliasRecipient.objects.filter(
+            alias_id=fields["alias"], address=fields["address"]
+        ).exists():
+            skip.add((row["model"], row["pk"]))
+    return [row for row in item.payload if (row["model"], row["pk"]) not in skip]
 
 
 def _purge(actor, item: TrashItem) -> None:

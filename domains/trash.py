@@ -45,13 +45,6 @@ def snapshot(collector: _Gatherer) -> list[dict[str, Any]]:
     return json.loads(serializers.serialize("json", rows))
 
 
-def count_by_model(payload: list[dict[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in payload:
-        counts[row["model"]] = counts.get(row["model"], 0) + 1
-    return counts
-
-
 def restore(payload: list[dict[str, Any]]) -> list[Any]:
     """Save the rows of `payload` back, parents first, keeping their primary keys. A row whose
     parent outside the payload is gone meanwhile (a sender grant held by a mailbox deleted since,

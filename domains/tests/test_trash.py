@@ -217,3 +217,35 @@ def test_an_item_restored_meanwhile_is_a_clean_conflict(reseller_user, owned):
         services.trash_restore(actor=reseller_user, item=item)
     with refused("item", "gone"):
         services.trash_purge(actor=reseller_user, item=item)
+
+
+def test_what_a_deletion_took_from_another_tenant_is_not_reserved_nor_overwritten(
+    reseller_user, other_reseller_user, owned
+):
+    """B's aliases may name A's address. A's delete empties one of them and trims another; B
+    may re-create the emptied one at once, and A's restore puts back only what still fits."""
+    theirs = services.domain_create(
+        actor=None, name="theirs.example", reseller=other_reseller_user.reseller
+    )
+    make_mailbox("x@theirs.example", quota_bytes=1)
+    make_alias("fan@theirs.example", ["box@owned.example"])
+    trimmed = make_alias("two@theirs.example", ["box@owned.example", "x@theirs.example"])
+    services.mailbox_delete(
+        actor=reseller_user, mailbox=Mailbox.objects.get(address="box@owned.example")
+    )
+    item = TrashItem.objects.get()
+    assert set(item.names.values_list("name", flat=True)) == {"box@owned.example"}
+    again = services.alias_create(
+        actor=other_reseller_user, address="fan@theirs.example", recipients=["x@theirs.example"]
+    )
+    services.trash_restore(actor=reseller_user, item=item)
+    assert Mailbox.objects.filter(address="box@owned.example").exists()
+    assert [r.address for r in again.recipients.all()] == ["x@theirs.example"]
+    assert sorted(r.address for r in trimmed.recipients.all()) == [
+        "box@owned.example",
+        "x@theirs.example",
+    ]
+    event = AuditEvent.objects.filter(action="trash.restore").get()
+    assert event.changes["left_out"] == 2  # the old alias and its recipient
+    assert "theirs" not in str(event.changes)
+    assert theirs.pk
