@@ -51,7 +51,7 @@ def django_validation_response(exc: DjangoValidationError) -> Response:
     codes = _validation_codes(exc)
     if "forbidden" in codes:  # a field only a superadmin may set
         code = status.HTTP_403_FORBIDDEN
-    elif "duplicate" in codes:
+    elif codes & {"duplicate", "trash_reserved", "gone"}:  # taken, kept in the trash, gone
         code = status.HTTP_409_CONFLICT
     else:
         code = status.HTTP_400_BAD_REQUEST

@@ -18,6 +18,7 @@ from domains.models import (
     Mailbox,
     RelayRecipient,
     SenderGrant,
+    TrashItem,
 )
 from domains.normalize import display_domain
 
@@ -1040,6 +1041,36 @@ class AuditEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TrashItemSerializer(serializers.ModelSerializer):
+    """A deleted domain or mailbox while it can be restored. Its rows (the payload, which holds
+    password hashes) are never shown; `contents` counts what went with it."""
+
+    name_unicode = serializers.CharField(source="display_name", read_only=True)
+    # The user who deleted it; null when the system did (or the user is gone).
+    deleted_by = serializers.CharField(
+        source="deleted_by.username", read_only=True, allow_null=True
+    )
+    contents = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = TrashItem
+        fields = [
+            "id",
+            "kind",
+            "object_id",
+            "name",
+            "name_unicode",
+            "reseller",
+            "domain_id",
+            "domain_name",
+            "contents",
+            "deleted_at",
+            "deleted_by",
+            "purge_after",
+        ]
+        read_only_fields = fields
+
+
 class AuditFilterSerializer(serializers.Serializer):
     """The audit list's query parameters (a bad one is a 400 naming it)."""
 
@@ -1057,3 +1088,12 @@ class AuditFilterSerializer(serializers.Serializer):
     search = serializers.CharField(
         required=False, max_length=320, help_text="The object by substring, or the exact action"
     )
+
+
+class TrashRestoredSerializer(serializers.Serializer):
+    """What came back: the domain or mailbox under the id it had (`/domains/{id}/` or
+    `/mailboxes/{id}/` again)."""
+
+    kind = serializers.ChoiceField(choices=TrashItem.Kind.choices)
+    id = serializers.IntegerField()
+    name = serializers.CharField()

@@ -15,6 +15,7 @@ router.register("resellers", views.ResellerViewSet, basename="reseller")
 router.register("users", views.UserViewSet, basename="user")
 router.register("api-keys", views.APIKeyViewSet, basename="api-key")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
+router.register("trash", views.TrashViewSet, basename="trash")
 # Mail hosts and their work (superadmins only: 403 for every other caller).
 router.register("hosts", hosts.HostViewSet, basename="host")
 router.register("operations", hosts.OperationViewSet, basename="operation")

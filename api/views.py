@@ -49,6 +49,7 @@ from domains.models import (
     Mailbox,
     RelayRecipient,
     SenderGrant,
+    TrashItem,
 )
 from domains.selectors import (
     alias_domain_list,
@@ -59,6 +60,7 @@ from domains.selectors import (
     relay_recipient_list,
     scope_usage,
     sender_grant_list,
+    trash_list,
 )
 
 
@@ -160,8 +162,9 @@ class DomainViewSet(
         },
     )
     def destroy(self, request, *args, **kwargs):
-        """Delete a domain. One that still holds anything answers 409 with what would go,
-        unless `?confirm=true`."""
+        """Delete a domain: it goes to the trash (`/trash/`) with everything in it, restorable
+        for MAILADMIN_TRASH_RETENTION_DAYS. One that still holds anything answers 409 with what
+        would go, unless `?confirm=true`."""
         domain = self.get_object()
         # Only an explicit true confirms; anything else is asked again (409).
         confirm = request.query_params.get("confirm", "").lower() in ("true", "1")
@@ -311,6 +314,9 @@ class MailboxViewSet(
         return self.update(request, *args, partial=True, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
+        """Delete a mailbox: it goes to the trash (`/trash/`) with its forwards, grants, app
+        passwords and what pointed at it, its Maildir archived; restorable for
+        MAILADMIN_TRASH_RETENTION_DAYS."""
         services.mailbox_delete(
             origin=origin_of(request), actor=request.user, mailbox=self.get_object()
         )
@@ -819,6 +825,45 @@ class AuditExportView(ApiMixin, APIView):
         )
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'
         return response
+
+
+# --- The trash ------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    destroy=extend_schema(
+        description="Delete the item for good now (its Maildirs are purged on the mail hosts)."
+    )
+)
+class TrashViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, ApiViewSet
+):
+    """Deleted domains and mailboxes, restorable until `purge_after`; their names and addresses
+    are kept for their owner meanwhile. A reseller sees its own; a domain admin the mailboxes of
+    its domains."""
+
+    queryset = TrashItem.objects.none()
+    read_serializer = serializers.TrashItemSerializer
+    ordering_fields = ["id", "deleted_at"]
+    ordering = "-id"
+
+    def get_queryset(self):
+        return trash_list(actor=self.request.user)
+
+    def destroy(self, request, *args, **kwargs):
+        services.trash_purge(origin=origin_of(request), actor=request.user, item=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses={200: serializers.TrashRestoredSerializer})
+    @action(detail=True, methods=["post"])
+    def restore(self, request, *args, **kwargs):
+        """Put it back with everything that went with it, under the ids it had. 409 when its
+        name was taken meanwhile (`name`/`address`) or its domain is gone (`domain`); 400 under
+        the limit's field when it no longer fits the limits."""
+        item = self.get_object()
+        restored = services.trash_restore(origin=origin_of(request), actor=request.user, item=item)
+        body = {"kind": item.kind, "id": restored.pk, "name": item.name}
+        return Response(serializers.TrashRestoredSerializer(body).data)
 
 
 class NotFoundView(ApiMixin, APIView):

@@ -25,6 +25,8 @@ def scope_of(obj: models.Model) -> tuple[int | None, int | None]:
         return obj.user.reseller_id, None
     if label == "domains.domain":
         return obj.reseller_id, obj.pk
+    if label == "domains.trashitem":  # its domain may be gone: the ids it kept
+        return obj.reseller_id, obj.domain_id
     domain = None
     if label == "domains.aliasdomain":
         domain = obj.target

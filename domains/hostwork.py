@@ -12,6 +12,10 @@ from typing import Any, Protocol
 
 MAILDIR_MOVE = "maildir_move"
 MAILDIR_ARCHIVE = "maildir_archive"
+# The trash (domains.trash): put back, or purge, the Maildirs archived when trash item
+# `args["trash_id"]` was deleted.
+MAILDIR_RESTORE = "maildir_restore"
+MAILDIR_PURGE = "maildir_purge"
 
 
 class Recorder(Protocol):

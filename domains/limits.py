@@ -155,3 +155,33 @@ def check_domain_limits_fit(domain: Domain) -> None:
         raise ValidationError(
             {field: [ValidationError(message, code="limit")] for field, message in errors.items()}
         )
+
+
+def check_domain_restore(
+    reseller_id: int | None, *, domains: int, mailboxes: int, aliases: int, quota_bytes: int
+) -> None:
+    """A domain coming back from the trash with `domains` names (itself and its alias domains)
+    and its mailboxes, aliases and quota must fit the reseller's pool as it is now. Locks the
+    pool row; the domain's own limits held when it was deleted and come back with it."""
+    pool = _lock_reseller(reseller_id)
+    if pool is None:
+        return
+    if not pool.active:
+        raise ValidationError({"reseller": "This reseller is disabled."})
+    used = pool.domains.count() + AliasDomain.objects.filter(target__reseller=pool).count()
+    if _over(pool.max_domains, used + domains):
+        raise _limit_error(
+            "name", f"The reseller's limit of {pool.max_domains} domains is reached."
+        )
+    for model, noun, count in ((Mailbox, "mailboxes", mailboxes), (Alias, "aliases", aliases)):
+        limit = getattr(pool, f"max_{noun}")
+        if count and _over(limit, model.objects.filter(domain__reseller=pool).count() + count):
+            raise _limit_error("address", f"The reseller's limit of {limit} {noun} is reached.")
+    if pool.max_quota_bytes:
+        used = _quota_sum(Mailbox.objects.filter(domain__reseller=pool))
+        if used + quota_bytes > pool.max_quota_bytes:
+            raise _limit_error(
+                "quota_bytes",
+                f"The reseller's quota pool of {format_size(pool.max_quota_bytes)} "
+                f"would be exceeded ({format_size(used)} already given out).",
+            )

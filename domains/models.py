@@ -322,3 +322,72 @@ class AppPasswordUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app_password_id}: {self.last_used_at}"
+
+
+class TrashItem(models.Model):
+    """A deleted domain or mailbox, kept restorable until `purge_after` (docs/architecture.md,
+    "The trash"). Deleting moves the object and every row that went with it into `payload` (the
+    serialized rows, primary keys kept) and deletes the live rows, so no lookup, selector or
+    limit sees it; restoring saves the rows back. The payload holds the same password hashes the
+    live rows held: it is never shown by a face nor put in an audit event."""
+
+    class Kind(models.TextChoices):
+        DOMAIN = "domain", _("Domain")
+        MAILBOX = "mailbox", _("Mailbox")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    object_id = models.BigIntegerField(help_text="The deleted object's id, kept on restore")
+    # The domain name or the mailbox address.
+    name = models.CharField(max_length=320, db_index=True)
+    # The owner while it is in the trash: the reseller whose pool it belonged to (None: the
+    # operator's) and, for a mailbox, its domain (plain values: the domain may be trashed too).
+    reseller = models.ForeignKey(
+        "accounts.Reseller",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="trash_items",
+    )
+    domain_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    domain_name = models.CharField(max_length=253, blank=True)
+    deleted_at = models.DateTimeField()
+    deleted_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    purge_after = models.DateTimeField(db_index=True)
+    # What a listing shows without reading the payload: {"mailboxes": 2, "aliases": 1, ...}.
+    contents = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-deleted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == self.Kind.DOMAIN:
+            return display_domain(self.name)
+        local, _, domain = self.name.rpartition("@")
+        return f"{local}@{display_domain(domain)}"
+
+
+class TrashName(models.Model):
+    """A name a trash item keeps reserved for its owner: a domain's name and its alias domains'
+    names, or a mailbox's address and those of the aliases that went with it."""
+
+    item = models.ForeignKey(TrashItem, on_delete=models.CASCADE, related_name="names")
+    name = models.CharField(max_length=320, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "name"], name="trashname_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# An importable name of the choice set (drf-spectacular's ENUM_NAME_OVERRIDES in settings).
+TrashItemKind = TrashItem.Kind

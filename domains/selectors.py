@@ -11,8 +11,9 @@ from domains.models import (
     Mailbox,
     RelayRecipient,
     SenderGrant,
+    TrashItem,
 )
-from domains.permissions import domain_scope_q
+from domains.permissions import domain_scope_q, is_system
 
 
 def count_of(model, path: str):
@@ -150,3 +151,19 @@ def app_password_list(*, actor, mailbox: Mailbox | None = None) -> QuerySet[AppP
     if mailbox is not None:
         qs = qs.filter(mailbox=mailbox)
     return qs.order_by("name", "id")
+
+
+def trash_list(*, actor) -> QuerySet[TrashItem]:
+    """Trash items in the actor's reach, newest first, without their payload (it holds password
+    hashes and is never shown): a reseller's own; for a domain admin, the mailboxes of its
+    domains."""
+    qs = TrashItem.objects.defer("payload").select_related("deleted_by")
+    if is_system(actor) or actor.is_superadmin:
+        return qs.order_by("-deleted_at", "-id")
+    if actor.is_reseller:
+        qs = qs.filter(reseller_id=actor.reseller_id)
+    else:
+        qs = qs.filter(
+            kind=TrashItem.Kind.MAILBOX, domain_id__in=actor.managed_domains.values("pk")
+        )
+    return qs.order_by("-deleted_at", "-id")

@@ -10,6 +10,7 @@ that changes nothing writes nothing and needs no more rights than reading.
 import hashlib
 import secrets
 import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -17,10 +18,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import Reseller
 from audit import diff
 from audit.origin import Origin
 from audit.services import audit_record
-from domains import hostwork, limits, routing, units, verification
+from domains import hostwork, limits, routing, trash, units, verification
 from domains.models import (
     Alias,
     AliasDomain,
@@ -32,6 +34,8 @@ from domains.models import (
     QuotaUsage,
     RelayRecipient,
     SenderGrant,
+    TrashItem,
+    TrashName,
     maildir_for,
 )
 from domains.normalize import (
@@ -50,6 +54,7 @@ from domains.passwords import (
     verify_password,
 )
 from domains.permissions import (
+    READ_ONLY,
     can_manage_domain,
     ensure_can_administer_domains,
     ensure_can_manage_domain,
@@ -191,6 +196,19 @@ def _address_taken(address: str, *, exclude_alias: int | None = None) -> bool:
     )
 
 
+def _reserved(name: str, *, actor, reseller_id: int | None) -> bool:
+    """Whether `name` (a domain name or an address) is kept by a trash item of another owner
+    than `reseller_id` (None: the operator's), so only that owner may take it while the item
+    can be restored. The operator may always."""
+    if is_trusted(actor):
+        return False
+    return TrashName.objects.filter(name=name).exclude(item__reseller_id=reseller_id).exists()
+
+
+def _reserved_error(field: str, name: str) -> ValidationError:
+    return _field_error(field, f"{name} is reserved.", code="trash_reserved")
+
+
 def _no_domain(field: str, name: str) -> ValidationError:
     return _field_error(field, f"The domain {name} does not exist.", code="no_domain")
 
@@ -270,6 +288,8 @@ def domain_create(
     limits.check_domain_create(reseller.pk if reseller else None)
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
+    if _reserved(name, actor=actor, reseller_id=reseller.pk if reseller else None):
+        raise _reserved_error("name", name)
     domain = Domain(
         name=name,
         kind=kind,
@@ -407,8 +427,10 @@ class DomainNotEmpty(Exception):
 def domain_delete(
     *, actor, domain: Domain, confirm: bool = False, origin: Origin | None = None
 ) -> dict[str, int]:
-    """Delete a domain and what is in it. A domain with anything in it (mailboxes, aliases,
-    alias domains...) goes only with `confirm=True`; returns the counts that went."""
+    """Move a domain and what is in it to the trash (restorable for
+    MAILADMIN_TRASH_RETENTION_DAYS, its names reserved for its owner meanwhile); its mailboxes'
+    Maildirs are archived. A domain with anything in it (mailboxes, aliases, alias domains...)
+    goes only with `confirm=True`; returns the counts that went."""
     ensure_can_administer_domains(actor)
     ensure_can_manage_domain(actor, domain)
     domain = Domain.objects.select_for_update().get(pk=domain.pk)
@@ -427,7 +449,24 @@ def domain_delete(
         ),
         origin=origin,
     )
-    domain.delete()
+    maildirs = list(domain.mailboxes.order_by("pk").values_list("address", "maildir"))
+    names = [domain.name, *domain.alias_domains.values_list("name", flat=True)]
+    item = _to_trash(
+        actor=actor,
+        kind=TrashItem.Kind.DOMAIN,
+        root=domain,
+        domain=domain,
+        gathered=trash.gather([domain]),
+        names=names,
+        contents={k: v for k, v in contents.items() if v},
+    )
+    for address, maildir in maildirs:
+        hostwork.request(
+            kind=hostwork.MAILDIR_ARCHIVE,
+            actor=actor,
+            address=address,
+            args={"maildir": maildir, "trash_id": item.pk},
+        )
     return contents
 
 
@@ -457,6 +496,8 @@ def alias_domain_create(
     limits.check_alias_domains_of(target)
     if _name_taken(name):
         raise _field_error("name", f"The domain {name} already exists.", code="duplicate")
+    if _reserved(name, actor=actor, reseller_id=target.reseller_id):
+        raise _reserved_error("name", name)
     alias_domain = AliasDomain(
         name=name,
         target=target,
@@ -669,6 +710,8 @@ def mailbox_create(
     domain = limits.check_mailbox_create(domain, quota)
     if _address_taken(address):
         raise _field_error("address", f"{address} already exists.", code="duplicate")
+    if _reserved(address, actor=actor, reseller_id=domain.reseller_id):
+        raise _reserved_error("address", address)
     mailbox = Mailbox(
         domain=domain,
         local_part=local,
@@ -890,12 +933,21 @@ def mailbox_owner_set_forwarding(
 
 @transaction.atomic
 def mailbox_delete(*, actor, mailbox: Mailbox, origin: Origin | None = None) -> None:
+    """Move a mailbox to the trash with what goes with it (forwards, grants, app passwords,
+    and what pointed at its address: recipients of other aliases, and the aliases they leave
+    empty); its Maildir is archived. Restorable for MAILADMIN_TRASH_RETENTION_DAYS."""
     ensure_can_manage_domain(actor, mailbox.domain)
+    mailbox = Mailbox.objects.select_for_update().select_related("domain").get(pk=mailbox.pk)
     # Aliases pointing here would bounce: drop the recipient, and aliases left with none.
-    pointing = AliasRecipient.objects.filter(address=mailbox.address)
-    alias_ids = list(pointing.values_list("alias_id", flat=True))
-    pointing.delete()
-    emptied = Alias.objects.filter(pk__in=alias_ids, recipients__isnull=True)
+    pointing = list(AliasRecipient.objects.filter(address=mailbox.address).order_by("pk"))
+    alias_ids = {r.alias_id for r in pointing}
+    others = AliasRecipient.objects.filter(alias_id__in=alias_ids).exclude(address=mailbox.address)
+    emptied = list(
+        Alias.objects.filter(pk__in=alias_ids)
+        .exclude(pk__in=others.values("alias_id"))
+        .select_related("domain")
+        .order_by("pk")
+    )
     for alias in emptied:
         audit_record(
             actor=actor,
@@ -907,7 +959,6 @@ def mailbox_delete(*, actor, mailbox: Mailbox, origin: Origin | None = None) -> 
             },
             origin=origin,
         )
-    emptied.delete()
     audit_record(
         actor=actor,
         action="mailbox.delete",
@@ -915,15 +966,39 @@ def mailbox_delete(*, actor, mailbox: Mailbox, origin: Origin | None = None) -> 
         changes=diff.deleted(_mailbox_state(mailbox)),
         origin=origin,
     )
-    # The Maildir is archived on the mail hosts (restorable for a while), not left for the
+    emptied_ids = {a.pk for a in emptied}
+    gathered = trash.gather(
+        [mailbox, *emptied, *(r for r in pointing if r.alias_id not in emptied_ids)]
+    )
+    contents = {
+        "forwards": len(gathered.data.get(MailboxForward, ())),
+        "sender_grants": len(gathered.data.get(SenderGrant, ())),
+        "app_passwords": len(gathered.data.get(AppPassword, ())),
+        "aliases": len(emptied),
+        "alias_recipients": len(pointing),
+    }
+    address, maildir = mailbox.address, mailbox.maildir
+    item = _to_trash(
+        actor=actor,
+        kind=TrashItem.Kind.MAILBOX,
+        root=mailbox,
+        domain=mailbox.domain,
+        gathered=gathered,
+        # Emptied aliases of another owner (an alias may name any address) are not reserved.
+        names=[
+            address,
+            *(a.address for a in emptied if a.domain.reseller_id == mailbox.domain.reseller_id),
+        ],
+        contents={k: v for k, v in contents.items() if v},
+    )
+    # The Maildir is archived on the mail hosts (restorable with the item), not left for the
     # next owner of the address.
     hostwork.request(
         kind=hostwork.MAILDIR_ARCHIVE,
         actor=actor,
-        address=mailbox.address,
-        args={"maildir": mailbox.maildir},
+        address=address,
+        args={"maildir": maildir, "trash_id": item.pk},
     )
-    mailbox.delete()
 
 
 @transaction.atomic
@@ -945,6 +1020,8 @@ def mailbox_rename(
         raise _field_error("address", "A mailbox can be renamed within its own domain only.")
     if _address_taken(new_address) or hostwork.address_pending(new_address):
         raise _field_error("address", f"{new_address} already exists.", code="duplicate")
+    if _reserved(new_address, actor=actor, reseller_id=domain.reseller_id):
+        raise _reserved_error("address", new_address)
     old_address, old_maildir = mailbox.address, mailbox.maildir
     mailbox.local_part = local
     mailbox.address = new_address
@@ -1022,6 +1099,8 @@ def alias_create(
     domain = limits.check_alias_create(domain)
     if _address_taken(address):
         raise _field_error("address", f"{address} already exists.", code="duplicate")
+    if _reserved(address, actor=actor, reseller_id=domain.reseller_id):
+        raise _reserved_error("address", address)
     targets = _recipients(
         "recipients", recipients, actor=actor, limit=settings.MAILADMIN_MAX_ALIAS_RECIPIENTS
     )
@@ -1269,3 +1348,201 @@ def mailbox_owner_app_password_delete(
     if app_password.mailbox_id != mailbox.pk:
         raise AppPassword.DoesNotExist
     _app_password_delete(app_password, actor=None, by_owner=True, origin=origin)
+
+
+# --- The trash ----------------------------------------------------------------------------------
+# A deleted domain or mailbox is a TrashItem holding its rows (domains.trash); the live rows are
+# gone, so no lookup, selector or limit sees it. Its names stay reserved for its owner
+# (_reserved) until it is restored or purged.
+
+
+def _to_trash(
+    *, actor, kind: str, root, domain: Domain, gathered, names: list[str], contents: dict
+) -> TrashItem:
+    now = timezone.now()
+    item = TrashItem.objects.create(
+        kind=kind,
+        object_id=root.pk,
+        name=root.name if kind == TrashItem.Kind.DOMAIN else root.address,
+        reseller_id=domain.reseller_id,
+        domain_id=domain.pk,
+        domain_name=domain.name,
+        deleted_at=now,
+        deleted_by=actor if getattr(actor, "pk", None) else None,
+        purge_after=now + timedelta(days=settings.MAILADMIN_TRASH_RETENTION_DAYS),
+        contents=contents,
+        payload=trash.snapshot(gathered),
+    )
+    TrashName.objects.bulk_create(TrashName(item=item, name=n) for n in dict.fromkeys(names))
+    gathered.delete()
+    return item
+
+
+def _ensure_can_manage_trash(actor, item: TrashItem) -> None:
+    """Restoring and purging: the operator; the reseller that owned it; for a mailbox, the
+    domain admins of its domain. A deactivated reseller's users only read."""
+    _ensure_active_actor(actor)
+    if is_trusted(actor):
+        return
+    if item.kind == TrashItem.Kind.DOMAIN:
+        ensure_can_administer_domains(actor)
+    if actor.is_reseller:
+        if item.reseller_id is None or item.reseller_id != actor.reseller_id:
+            raise PermissionDenied("You do not manage this item.")
+        if not actor.reseller.active:
+            raise PermissionDenied(READ_ONLY)
+        return
+    if item.domain_id is None or not actor.managed_domains.filter(pk=item.domain_id).exists():
+        raise PermissionDenied("You do not manage this item.")
+    if item.reseller_id and Reseller.objects.filter(pk=item.reseller_id, active=False).exists():
+        raise PermissionDenied(READ_ONLY)
+
+
+def _locked_item(item: TrashItem) -> TrashItem:
+    """The item, locked; one restored or purged by a concurrent request is a clean conflict."""
+    locked = TrashItem.objects.select_for_update().filter(pk=item.pk).first()
+    if locked is None:
+        raise _field_error("item", "This is no longer in the trash.", code="gone")
+    return locked
+
+
+def _rows(item: TrashItem, *models: str) -> list[dict[str, Any]]:
+    return [row for row in item.payload if row["model"] in models]
+
+
+@transaction.atomic
+def trash_restore(*, actor, item: TrashItem, origin: Origin | None = None) -> Domain | Mailbox:
+    """Put a trashed domain or mailbox back with everything that went with it, under the ids it
+    had. Refused, with nothing written, when its domain is not there (a mailbox), a name of it
+    was taken meanwhile, or it no longer fits the reseller's limits. Its Maildirs are moved back
+    from their archive on the mail hosts."""
+    item = _locked_item(item)
+    _ensure_can_manage_trash(actor, item)
+    mailboxes = _rows(item, "domains.mailbox")
+    if item.kind == TrashItem.Kind.DOMAIN:
+        root = _rows(item, "domains.domain")[0]
+        reseller_id = root["fields"]["reseller"]
+        if reseller_id is not None and not Reseller.objects.filter(pk=reseller_id).exists():
+            raise _field_error(
+                "reseller", "The reseller this domain belonged to no longer exists.", "gone"
+            )
+        names = [r["fields"]["name"] for r in _rows(item, "domains.domain", "domains.aliasdomain")]
+        limits.check_domain_restore(
+            reseller_id,
+            domains=len(names),
+            mailboxes=len(mailboxes),
+            aliases=len(_rows(item, "domains.alias")),
+            quota_bytes=sum(r["fields"]["quota_bytes"] for r in mailboxes),
+        )
+        for name in names:
+            if _name_taken(name):
+                raise _field_error("name", f"The domain {name} exists again.", code="duplicate")
+    else:
+        domain = Domain.objects.filter(pk=item.domain_id).first()
+        if domain is None:
+            raise _field_error(
+                "domain",
+                f"The domain {item.domain_name} is not there any more; restore it first.",
+                code="gone",
+            )
+        ensure_can_manage_domain(actor, domain)
+        limits.check_mailbox_create(domain, mailboxes[0]["fields"]["quota_bytes"])
+    payload = _restorable(item)
+    try:
+        with transaction.atomic():
+            left_out = trash.restore(payload)
+    except IntegrityError as exc:  # a unique value taken meanwhile that the checks above miss
+        raise _field_error(
+            "name", "Something in it conflicts with what exists now.", code="duplicate"
+        ) from exc
+    for row in mailboxes:
+        hostwork.request(
+            kind=hostwork.MAILDIR_RESTORE,
+            actor=actor,
+            address=row["fields"]["address"],
+            args={"trash_id": item.pk, "to": row["fields"]["maildir"]},
+        )
+    changes = diff.created({"kind": item.kind, "name": item.name})
+    if left_out or len(payload) < len(item.payload):
+        changes["left_out"] = {
+            "before": None,
+            "after": len(left_out) + len(item.payload) - len(payload),
+        }
+    audit_record(actor=actor, action="trash.restore", obj=item, changes=changes, origin=origin)
+    model = Domain if item.kind == TrashItem.Kind.DOMAIN else Mailbox
+    restored = model.objects.get(pk=item.object_id)
+    item.delete()
+    return restored
+
+
+def _restorable(item: TrashItem) -> list[dict[str, Any]]:
+    """The payload to save back. An address of the item's own that exists again refuses the
+    restore; what it took from others (an alias of another owner left empty, a recipient in
+    another's alias) is put back only where it still fits, so nobody else's new data is
+    overwritten and the refusal names nothing of theirs."""
+    owner_domains = set(
+        Domain.objects.filter(reseller_id=item.reseller_id).values_list("pk", flat=True)
+    )
+    owner_domains.add(item.domain_id)
+    skip: set[tuple[str, Any]] = set()
+    for row in _rows(item, "domains.mailbox", "domains.alias"):
+        address = row["fields"]["address"]
+        if not _address_taken(address):
+            continue
+        if row["model"] == "domains.alias" and row["fields"]["domain"] not in owner_domains:
+            skip.add((row["model"], row["pk"]))
+            continue
+        raise _field_error("address", f"{address} exists again.", code="duplicate")
+    for row in _rows(item, "domains.aliasrecipient"):
+        fields = row["fields"]
+        if AliasRecipient.objects.filter(
+            alias_id=fields["alias"], address=fields["address"]
+        ).exists():
+            skip.add((row["model"], row["pk"]))
+    return [row for row in item.payload if (row["model"], row["pk"]) not in skip]
+
+
+def _purge(actor, item: TrashItem, origin: Origin | None = None) -> None:
+    for row in _rows(item, "domains.mailbox"):
+        hostwork.request(
+            kind=hostwork.MAILDIR_PURGE,
+            actor=actor,
+            address=row["fields"]["address"],
+            args={"trash_id": item.pk},
+        )
+    audit_record(
+        actor=actor,
+        action="trash.purge",
+        obj=item,
+        changes=diff.deleted({"kind": item.kind, "name": item.name}),
+        origin=origin,
+    )
+    item.delete()
+
+
+@transaction.atomic
+def trash_purge(*, actor, item: TrashItem, origin: Origin | None = None) -> None:
+    """Delete a trash item for good now: its rows, its reserved names and its archived
+    Maildirs (purged on the mail hosts)."""
+    item = _locked_item(item)
+    _ensure_can_manage_trash(actor, item)
+    _purge(actor, item, origin)
+
+
+def trash_purge_expired(*, now: datetime | None = None) -> int:
+    """Beat (`domains.trash_purge_expired`): purge the items past their `purge_after`, one
+    transaction each. Returns how many went."""
+    now = now or timezone.now()
+    due = TrashItem.objects.filter(purge_after__lte=now).order_by("pk")
+    count = 0
+    for pk in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            item = (
+                TrashItem.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, purge_after__lte=now)
+                .first()
+            )
+            if item is not None:
+                _purge(None, item)
+                count += 1
+    return count

@@ -252,6 +252,8 @@ CELERY_BEAT_SCHEDULE = {
     "domains-verify-pending": {"task": "domains.verify_pending", "schedule": 900.0},
     # Audit events older than MAILADMIN_AUDIT_RETENTION_DAYS go, once a day.
     "audit-purge": {"task": "audit.purge", "schedule": crontab(hour=4, minute=7)},
+    # Trash items past MAILADMIN_TRASH_RETENTION_DAYS are deleted for good (issue 11).
+    "domains-trash-purge": {"task": "domains.trash_purge_expired", "schedule": 3600.0},
 }
 
 # A shared cache (API throttle counters) when Redis is configured; per-process memory otherwise.
@@ -283,6 +285,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets that share a field name get names of their own (Domain.kind keeps "KindEnum").
     "ENUM_NAME_OVERRIDES": {
         "KindEnum": "domains.models.DomainKind",
+        "TrashItemKindEnum": "domains.models.TrashItemKind",
         "OperationKindEnum": "mailhost.models.OperationKind",
         "OperationStateEnum": "mailhost.models.OperationState",
         "MailHostRoleEnum": "mailhost.models.MailHostRole",
@@ -315,6 +318,9 @@ MAILADMIN_OPERATION_KEEP_DAYS = env_int("MAILADMIN_OPERATION_KEEP_DAYS", 30)
 MAILADMIN_MAILDIR_RETENTION_DAYS = env_int("MAILADMIN_MAILDIR_RETENTION_DAYS", 30)
 # Audit events are kept this long, then purged by beat (audit.purge, daily).
 MAILADMIN_AUDIT_RETENTION_DAYS = env_int("MAILADMIN_AUDIT_RETENTION_DAYS", 365, min_value=1)
+# A deleted domain or mailbox stays in the trash (restorable, its names reserved) this long;
+# its archived Maildirs are kept at least as long.
+MAILADMIN_TRASH_RETENTION_DAYS = env_int("MAILADMIN_TRASH_RETENTION_DAYS", 30, min_value=1)
 # The Postfix queue: snapshots (one per host per minute) are kept this long; the panel waits
 # this many seconds for a host's worker to answer a queue list.
 MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS = env_int("MAILADMIN_QUEUE_SNAPSHOT_KEEP_HOURS", 48)

@@ -143,6 +143,9 @@ class ArchivedMaildir(models.Model):
     purge_after = models.DateTimeField()
     restored_at = models.DateTimeField(null=True, blank=True)
     purged_at = models.DateTimeField(null=True, blank=True)
+    # The trash item (domains.TrashItem) whose deletion archived it: restoring the item puts
+    # this Maildir back, purging it purges this archive. A plain id: the item goes on restore.
+    trash_item_id = models.BigIntegerField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-purge_after", "-id"]

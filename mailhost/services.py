@@ -53,22 +53,55 @@ class OutboxRecorder:
     become operation rows, one per host that stores mail."""
 
     def request(self, *, kind: str, actor: Any, address: str, args: dict[str, Any]) -> None:
+        if kind in (Kind.MAILDIR_RESTORE, Kind.MAILDIR_PURGE):
+            _trash_archives(kind, actor=actor, address=address, args=args)
+            return
         hosts = _maildir_hosts() or [None]
         for host in hosts:
             op_args = dict(args)
             if kind == Kind.MAILDIR_ARCHIVE:
+                # Kept at least as long as the trash item it belongs to can be restored.
+                days = max(
+                    settings.MAILADMIN_MAILDIR_RETENTION_DAYS,
+                    settings.MAILADMIN_TRASH_RETENTION_DAYS,
+                )
                 archive = ArchivedMaildir.objects.create(
                     address=address,
                     host=host,
                     path=_archive_path(args["maildir"]),
-                    purge_after=timezone.now()
-                    + timedelta(days=settings.MAILADMIN_MAILDIR_RETENTION_DAYS),
+                    purge_after=timezone.now() + timedelta(days=days),
+                    trash_item_id=args.get("trash_id"),
                 )
                 op_args["archive_id"] = archive.pk
             dispatch.record(kind, host=host, args=op_args, mailbox_address=address, actor=actor)
 
     def address_pending(self, address: str) -> bool:
         return _address_pending(address)
+
+
+def _trash_archives(kind: str, *, actor: Any, address: str, args: dict[str, Any]) -> None:
+    """A trash item restored (its Maildirs move back into the restored mailbox, which stays
+    busy until they have) or purged (its archives are purged now, or by beat's archive purge
+    once archived)."""
+    archives = ArchivedMaildir.objects.select_for_update().filter(
+        trash_item_id=args["trash_id"], address=address, restored_at=None, purged_at=None
+    )
+    for archive in archives:
+        if kind == Kind.MAILDIR_RESTORE:
+            dispatch.record(
+                Kind.MAILDIR_RESTORE,
+                host=archive.host,
+                args={"archive_id": archive.pk, "to": args["to"]},
+                mailbox_address=address,
+                actor=actor,
+            )
+            Mailbox.objects.filter(address=address).update(maildir_busy=True)
+            continue
+        ArchivedMaildir.objects.filter(pk=archive.pk).update(purge_after=timezone.now())
+        if archive.archived_at is not None:
+            dispatch.record(
+                Kind.MAILDIR_PURGE, host=archive.host, args={"archive_id": archive.pk}, actor=actor
+            )
 
 
 def _address_pending(address: str) -> bool:
@@ -400,6 +433,9 @@ def _maildir_archive(op: Operation) -> str:
 def _maildir_restore(op: Operation) -> str:
     _host_paths(op)
     archive = ArchivedMaildir.objects.get(pk=op.args["archive_id"])
+    if archive.archived_at is None:
+        # A trash item restored before its archive ran: wait for it (retried with backoff).
+        raise TransientError(f"{archive.path} is not archived yet")
     _kick(op.mailbox_address)
     out = _move(_under_vmail(archive.path), _under_vmail(op.args["to"]))
     ArchivedMaildir.objects.filter(pk=archive.pk).update(restored_at=timezone.now())

@@ -79,6 +79,13 @@ def purge_audit_events() -> int:
     return audit_purge()
 
 
+@shared_task(name="domains.trash_purge_expired", acks_late=True, **LIMITS)
+def trash_purge_expired() -> int:
+    from domains.services import trash_purge_expired as purge
+
+    return purge()
+
+
 @worker_ready.connect
 def register_host(**_kwargs) -> None:
     """A mail host's worker registers its host as soon as it is ready (beat's broadcast

@@ -21,6 +21,7 @@ NAV = [
     NavItem("reseller_list", _("Resellers"), ("superadmin",)),
     NavItem("reseller_list", _("My pool"), ("reseller",)),
     NavItem("user_list", _("Users"), ("superadmin", "reseller")),
+    NavItem("trash_list", _("Trash")),
     NavItem("audit_log", _("Audit log")),
     NavItem("queue_overview", _("Mail queue"), ("superadmin",)),
     NavItem("host_list", _("Mail hosts"), ("superadmin",)),

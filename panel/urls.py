@@ -12,6 +12,7 @@ from panel.views import (
     owner,
     people,
     queue,
+    trash,
     users,
 )
 
@@ -56,6 +57,9 @@ urlpatterns = [
     path("aliases/<int:pk>/", mailboxes.alias_edit, name="alias_edit"),
     path("aliases/<int:pk>/toggle/", mailboxes.alias_toggle, name="alias_toggle"),
     path("aliases/<int:pk>/delete/", mailboxes.alias_delete, name="alias_delete"),
+    path("trash/", trash.trash_list_page, name="trash_list"),
+    path("trash/<int:pk>/restore/", trash.trash_restore, name="trash_restore"),
+    path("trash/<int:pk>/purge/", trash.trash_purge, name="trash_purge"),
     path("resellers/", people.reseller_list_page, name="reseller_list"),
     path("resellers/new/", people.reseller_create, name="reseller_create"),
     path("resellers/<int:pk>/", people.reseller_edit, name="reseller_edit"),

@@ -37,6 +37,7 @@ EXPECTED_TASKS = {
     "mailhost.quota_check",
     "mailhost.quota_recalc_all",
     "domains.verify_pending",
+    "domains.trash_purge_expired",
 }
 
 

@@ -108,6 +108,8 @@ def build_tenant(tag: str) -> Tenant:
         services.sender_grant_create(actor=None, mailbox=box, address=f"sales@{domain.name}")
         QuotaUsage.objects.filter(mailbox=box).delete()
         QuotaUsage.objects.create(mailbox=box, username=box.address, bytes=1234, messages=5)
+        # Something in the trash (a deleted mailbox), seen by the reseller and the domain admin.
+        services.mailbox_delete(actor=None, mailbox=make_mailbox(f"gone@{domain.name}"))
     tenant.backup = make_domain(f"{tag}9-backup.example", reseller=pool, kind="backup")
     services.relay_recipient_create(actor=None, address=f"listed@{tenant.backup.name}")
     return tenant

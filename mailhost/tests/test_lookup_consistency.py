@@ -23,6 +23,7 @@ from domains.models import (
     Mailbox,
     RelayRecipient,
     SenderGrant,
+    TrashItem,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("cheap_mail_hashing")]
@@ -282,6 +283,18 @@ def op_delete_mailbox(addr):
         services.mailbox_delete(actor=None, mailbox=mailbox)
 
 
+def op_restore(name):
+    """Bring a deleted domain or mailbox back from the trash (refused when taken meanwhile)."""
+    item = TrashItem.objects.filter(name=name).order_by("-pk").first()
+    if item:
+        services.trash_restore(actor=None, item=item)
+
+
+def op_delete_and_restore(name):
+    (op_delete_mailbox if "@" in name else op_delete_domain)(name)
+    op_restore(name)
+
+
 def op_create_alias(addr, catchall, recipients):
     if catchall:
         addr = "@" + addr.split("@")[1]
@@ -358,6 +371,7 @@ operations = st.one_of(
     ),
     st.tuples(st.just(op_rename_mailbox), address, local),
     st.tuples(st.just(op_delete_mailbox), address),
+    st.tuples(st.just(op_restore), st.one_of(domain_name, address)),
     st.tuples(
         st.just(op_create_alias),
         address,
@@ -437,12 +451,14 @@ def single_steps():
     for name, field in itertools.product([*DOMAINS, RELAY], ["active", "verified", "accept_all"]):
         yield op_toggle_domain, name, field
     yield from ((op_delete_domain, d) for d in DOMAINS)
+    yield from ((op_delete_and_restore, d) for d in DOMAINS)
     yield from ((op_alias_domain, n, d) for n, d in itertools.product(ALIAS_DOMAINS, DOMAINS))
     for name, field in itertools.product(ALIAS_DOMAINS, ["active", "verified", "delete"]):
         yield op_toggle_alias_domain, name, field
     for addr in addresses:
         yield op_create_mailbox, addr
         yield op_delete_mailbox, addr
+        yield op_delete_and_restore, addr
         for lp in LOCALS:
             yield op_rename_mailbox, addr, lp
         for field in ("keep_copy", "busy", "password", "quota", "active"):

@@ -255,7 +255,7 @@ def test_domain_delete_says_what_goes_and_needs_the_tick(reseller_client, domain
     assert row_counts() == before
     response = client.post(f"/domains/{domain.pk}/delete/", {"confirm": "on"}, follow=True)
     assert not Domain.objects.filter(pk=domain.pk).exists()
-    assert "shop.example and everything in it were deleted." in messages_of(text(response))
+    assert "shop.example and everything in it went to the trash." in messages_of(text(response))
 
 
 def test_mailbox_edit_forwarding_sender_identities_and_password(reseller_client, domain):

@@ -17,7 +17,15 @@ from accounts.models import Reseller, User
 from api.models import APIKey
 from api.services import api_key_create
 from domains import services
-from domains.models import Alias, AliasDomain, AppPassword, Domain, Mailbox, SenderGrant
+from domains.models import (
+    Alias,
+    AliasDomain,
+    AppPassword,
+    Domain,
+    Mailbox,
+    SenderGrant,
+    TrashItem,
+)
 from domains.tests.helpers import make_alias, make_domain, make_mailbox
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +41,9 @@ PROBES = {
     "audit_log": None,
     "audit_export": None,
     "api_keys": None,
+    "trash_list": None,
+    "trash_restore": "trash",
+    "trash_purge": "trash",
     "domain_detail": "domain",
     "domain_edit": "domain",
     "domain_toggle": "domain",
@@ -147,6 +158,7 @@ class Tenant:
     api_key: APIKey
     staff: User  # a domain admin of the victim's pool, on this domain
     app_password: AppPassword | None = None
+    trash: TrashItem | None = None  # a deleted mailbox of the domain
 
     def pk_of(self, kind: str) -> int:
         return getattr(self, kind).pk
@@ -167,8 +179,10 @@ def build(reseller: Reseller, user: User, name: str) -> Tenant:
     app_password, _ = services.app_password_create(
         actor=None, mailbox=mailbox, name="phone", protocol="imap"
     )
+    services.mailbox_delete(actor=None, mailbox=make_mailbox(f"trashed@{name}"))
+    trash = TrashItem.objects.get(name=f"trashed@{name}")
     return Tenant(
-        user, domain, mailbox, alias, alias_domain, grant, reseller, key, staff, app_password
+        user, domain, mailbox, alias, alias_domain, grant, reseller, key, staff, app_password, trash
     )
 
 
@@ -193,6 +207,7 @@ def world():
             key,
             tenants[tag].staff,
             tenants[tag].app_password,
+            tenants[tag].trash,
         )
     return tenants
 
@@ -236,6 +251,7 @@ def snapshot(t: Tenant) -> dict:
         "app_passwords": sorted(
             AppPassword.objects.filter(mailbox__domain=domain).values_list("pk", "secret_hash")
         ),
+        "trash": sorted(TrashItem.objects.filter(domain_id=domain.pk).values_list("pk", "name")),
     }
 
 
@@ -265,6 +281,7 @@ def test_isolation_matrix(world, pair):
         f"other@{victim.domain.name}",
         victim.alias.address,
         victim.alias_domain.name,
+        victim.trash.name,
     ]
     victim_urls = [
         f'"/domains/{victim.domain.pk}/',

@@ -258,7 +258,9 @@ def domain_delete(request: HttpRequest, pk: int) -> HttpResponse:
             domain=domain,
             confirm=form.cleaned_data["confirm"],
         )
-        messages.success(request, _("%(name)s and everything in it were deleted.") % {"name": name})
+        messages.success(
+            request, _("%(name)s and everything in it went to the trash.") % {"name": name}
+        )
         return redirect("domain_list")
     return render(
         request,

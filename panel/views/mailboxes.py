@@ -236,7 +236,7 @@ def mailbox_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         services.mailbox_delete(origin=origin_of(request), actor=actor, mailbox=mailbox)
         messages.success(
-            request, _("The mailbox %(address)s was deleted.") % {"address": mailbox.address}
+            request, _("The mailbox %(address)s went to the trash.") % {"address": mailbox.address}
         )
         if is_htmx(request):
             return htmx_answer(request)
