@@ -5,6 +5,7 @@ test_isolation.py). The payload (password hashes) is never in a response."""
 import pytest
 
 from api.tests.conftest import ApiClient
+from audit.models import AuditEvent
 from domains.models import Mailbox, TrashItem
 
 pytestmark = pytest.mark.postgres
@@ -29,6 +30,12 @@ def test_a_deleted_mailbox_is_listed_restored_and_its_id_kept(world):
     assert response.json() == {"kind": "mailbox", "id": box["id"], "name": "other@a1.example"}
     assert api.get(f"mailboxes/{box['id']}/").json()["address"] == "other@a1.example"
     assert api.get(f"trash/{item['id']}/").status_code == 404
+    # Both steps are in the audit trail as the API's, with the key that made them.
+    for action in ("mailbox.delete", "trash.restore"):
+        event = AuditEvent.objects.filter(action=action, object_repr__contains="other@a1").latest(
+            "id"
+        )
+        assert event.channel == "api" and event.api_key_label.endswith("(a main)"), action
 
 
 def test_a_taken_name_or_a_missing_domain_is_a_conflict(world):

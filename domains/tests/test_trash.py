@@ -184,7 +184,10 @@ def test_purge_now_and_after_the_retention(reseller_user, owned, settings):
     services.trash_purge(actor=reseller_user, item=first)
     assert not TrashItem.objects.exists() and not TrashName.objects.exists()
     event = AuditEvent.objects.filter(action="trash.purge").get()
-    assert event.changes == {"kind": "mailbox", "name": "box@owned.example"}
+    assert event.changes == {
+        "kind": {"before": "mailbox", "after": None},
+        "name": {"before": "box@owned.example", "after": None},
+    }
 
     services.domain_delete(actor=reseller_user, domain=owned, confirm=True)
     item = TrashItem.objects.get()
@@ -246,6 +249,9 @@ def test_what_a_deletion_took_from_another_tenant_is_not_reserved_nor_overwritte
         "x@theirs.example",
     ]
     event = AuditEvent.objects.filter(action="trash.restore").get()
-    assert event.changes["left_out"] == 2  # the old alias and its recipient
+    assert event.changes["left_out"] == {
+        "before": None,
+        "after": 2,
+    }  # the old alias and its recipient
     assert "theirs" not in str(event.changes)
     assert theirs.pk
