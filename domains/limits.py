@@ -37,19 +37,25 @@ def _quota_sum(queryset) -> int:
     return queryset.aggregate(total=Sum("quota_bytes"))["total"] or 0
 
 
-def check_domain_create(reseller_id: int | None) -> None:
+def _lock_pool_for_domains(reseller_id: int | None, adding: int) -> Reseller | None:
+    """Lock the reseller's pool and check that `adding` more domain names fit it. Alias domains
+    count too: alias_domain_create checks this same limit."""
     pool = _lock_reseller(reseller_id)
     if pool is None:
-        return
+        return None
     if not pool.active:
         raise ValidationError({"reseller": "This reseller is disabled."})
-    # Alias domains count too: alias_domain_create checks this same limit.
     used = pool.domains.count() + AliasDomain.objects.filter(target__reseller=pool).count()
-    if _over(pool.max_domains, used + 1):
+    if _over(pool.max_domains, used + adding):
         raise _limit_error(
             "name",
             f"The reseller's limit of {pool.max_domains} domains is reached.",
         )
+    return pool
+
+
+def check_domain_create(reseller_id: int | None) -> None:
+    _lock_pool_for_domains(reseller_id, 1)
 
 
 def check_mailbox_quota(
@@ -163,16 +169,9 @@ def check_domain_restore(
     """A domain coming back from the trash with `domains` names (itself and its alias domains)
     and its mailboxes, aliases and quota must fit the reseller's pool as it is now. Locks the
     pool row; the domain's own limits held when it was deleted and come back with it."""
-    pool = _lock_reseller(reseller_id)
+    pool = _lock_pool_for_domains(reseller_id, domains)
     if pool is None:
         return
-    if not pool.active:
-        raise ValidationError({"reseller": "This reseller is disabled."})
-    used = pool.domains.count() + AliasDomain.objects.filter(target__reseller=pool).count()
-    if _over(pool.max_domains, used + domains):
-        raise _limit_error(
-            "name", f"The reseller's limit of {pool.max_domains} domains is reached."
-        )
     for model, noun, count in ((Mailbox, "mailboxes", mailboxes), (Alias, "aliases", aliases)):
         limit = getattr(pool, f"max_{noun}")
         if count and _over(limit, model.objects.filter(domain__reseller=pool).count() + count):

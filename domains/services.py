@@ -723,7 +723,7 @@ def mailbox_create(
         allow_imap=_flag("allow_imap", allow_imap),
         allow_pop3=_flag("allow_pop3", allow_pop3),
         allow_smtp=_flag("allow_smtp", allow_smtp),
-        keep_copy=bool(keep_copy),
+        keep_copy=_flag("keep_copy", keep_copy),
         maildir=maildir_for(local, domain.name),
         # A deleted mailbox of this address may still be being archived: wait for it, so the
         # new owner starts with an empty Maildir.
