@@ -166,6 +166,72 @@ class Sampler(threading.Thread):
         return self.peak
 
 
+class CpuProfile(threading.Thread):
+    """Where the CPU goes during a pass: CPU time of every process on the machine by command
+    name (postgres, proxymap, trivial-rewrite, smtpd, lmtp...), read from /proc every 0.2 s so
+    processes that start and exit within the pass are counted too, and how busy the machine was.
+    `mark()` returns the totals since the start."""
+
+    TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self._first = self._processes()
+        self._last = dict(self._first)
+        self._stat0 = self._machine()
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+
+    @staticmethod
+    def _processes() -> dict[tuple[str, str], tuple[str, int]]:
+        found = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                raw = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+            if comm.startswith("kworker/"):  # named after their current work item
+                comm = "kworker"
+            fields = raw[raw.rindex(")") + 2 :].split()
+            # fields[19] is the start time: a recycled pid is another process
+            found[(pid, fields[19])] = (comm, int(fields[11]) + int(fields[12]))
+        return found
+
+    @staticmethod
+    def _machine() -> tuple[int, int]:
+        ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    def run(self):
+        while not self._done.wait(0.2):
+            seen = self._processes()
+            with self._lock:
+                self._last.update(seen)
+
+    def mark(self) -> dict:
+        seen = self._processes()
+        total, idle = self._machine()
+        with self._lock:
+            self._last.update(seen)
+            by_command: dict[str, float] = {}
+            for key, (comm, ticks) in self._last.items():
+                spent = ticks - self._first.get(key, (comm, 0))[1]
+                if spent > 0:
+                    by_command[comm] = by_command.get(comm, 0) + spent * self.TICK_MS
+        all_ticks, idle_ticks = total - self._stat0[0], idle - self._stat0[1]
+        return {
+            "cpu_ms": dict(sorted(by_command.items(), key=lambda kv: -kv[1])),
+            "busy": (all_ticks - idle_ticks) / all_ticks if all_ticks else 0.0,
+        }
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(5)
+
+
 def db_counters(conn) -> dict[str, int]:
     """Transactions of the database and index scans of each lookup table (flushed by the
     backends at most once a second; read after a pause)."""
@@ -253,13 +319,18 @@ def one_pass(stack, conn, *, variant: str, recipients: Recipients, messages: int
     before = db_counters(conn)
     sampler = Sampler(stats_dsn, ROLE)
     sampler.start()
+    cpu = CpuProfile()
+    cpu.start()
     start = time.perf_counter()
     sent = send(stack.ports["smtp"], batch, connections)
     accepted_at = time.perf_counter()
+    cpu_accepting = cpu.mark()
     deadline = accepted_at + delivery_timeout
     while _queue_files(stack) and time.perf_counter() < deadline:
         time.sleep(0.05)
     delivered_at = time.perf_counter()
+    cpu_delivering = cpu.mark()
+    cpu.stop()
     peak = sampler.stop()
     # An idle backend that flushed its statistics less than a second ago flushes the rest 10 s
     # later (PGSTAT_IDLE_INTERVAL): wait for it, or the counts land in the next pass.
@@ -285,8 +356,16 @@ def one_pass(stack, conn, *, variant: str, recipients: Recipients, messages: int
             k: round(v / messages, 2) for k, v in diff.items() if k.startswith("mail_") and v
         },
         "peak_connections": peak,
+        # CPU ms per message by command, while messages were being accepted and in all.
+        "cpu_ms_per_message_accepting": _per_message(cpu_accepting["cpu_ms"], messages),
+        "cpu_ms_per_message": _per_message(cpu_delivering["cpu_ms"], messages),
+        "machine_busy_accepting": round(cpu_accepting["busy"], 3),
         **{k: v for k, v in sent.items() if k != "seconds"},
     }
+
+
+def _per_message(cpu_ms: dict[str, float], messages: int) -> dict[str, float]:
+    return {k: round(v / messages, 3) for k, v in cpu_ms.items() if v / messages >= 0.005}
 
 
 def run(conn, spec: Spec, *, root: Path, db_name: str, db_host: str, db_port: int,
@@ -342,4 +421,14 @@ def summarize(runs: list[dict]) -> dict:
         p["delivered_per_s"] / h["delivered_per_s"] for p, h in pairs
     )
     out["all_delivered"] = all(r["delivered_all"] for r in runs)
+    for variant in ("pgsql", "hash"):
+        rs = [r for r in runs if r["variant"] == variant and "cpu_ms_per_message_accepting" in r]
+        commands = {c for r in rs for c in r["cpu_ms_per_message_accepting"]}
+        out[variant]["cpu_ms_per_message_accepting"] = {
+            c: round(statistics.median(r["cpu_ms_per_message_accepting"].get(c, 0) for r in rs), 3)
+            for c in commands
+        }
+        out[variant]["machine_busy_accepting"] = (
+            statistics.median(r["machine_busy_accepting"] for r in rs) if rs else None
+        )
     return out

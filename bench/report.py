@@ -108,6 +108,7 @@ def render(r: dict) -> str:
                 f" {p['sql_per_message']:.1f} | {p['peak_connections']} | {p['refused_count']} |"
                 f" {p['error_count']} |"
             )
+        lines += _cpu_profile(su)
         c = sm["concurrent"]
         lines += [
             "",
@@ -160,6 +161,37 @@ def render(r: dict) -> str:
         met = {True: "yes", False: "**no**", None: "—"}[v["met"]]
         lines.append(f"| {name} | {_f(v['value'])} | {v['target']} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def _cpu_profile(su: dict) -> list[str]:
+    """Where the time goes: CPU per message accepted, by process, in both variants."""
+    pg = su["pgsql"].get("cpu_ms_per_message_accepting")
+    ha = su["hash"].get("cpu_ms_per_message_accepting")
+    if not pg or not ha:
+        return []
+    commands = sorted(set(pg) | set(ha), key=lambda c: -(pg.get(c, 0) + ha.get(c, 0)))
+    lines = [
+        "",
+        "CPU per message while messages were being accepted (ms, median over passes, every"
+        " process on the machine by command name; the machine was"
+        f" {su['pgsql']['machine_busy_accepting']:.0%} busy in the pgsql passes and"
+        f" {su['hash']['machine_busy_accepting']:.0%} in the hash passes):",
+        "",
+        "| process | pgsql maps | hash maps | difference |",
+        "|---|---|---|---|",
+    ]
+    shown = [c for c in commands if max(pg.get(c, 0), ha.get(c, 0)) >= 0.05]
+    for c in shown:
+        a, b = pg.get(c, 0), ha.get(c, 0)
+        lines.append(f"| {c} | {a:.2f} | {b:.2f} | {a - b:+.2f} |")
+    rest_pg = sum(v for c, v in pg.items() if c not in shown)
+    rest_ha = sum(v for c, v in ha.items() if c not in shown)
+    lines.append(f"| other | {rest_pg:.2f} | {rest_ha:.2f} | {rest_pg - rest_ha:+.2f} |")
+    total_pg, total_ha = sum(pg.values()), sum(ha.values())
+    lines.append(
+        f"| **all** | **{total_pg:.2f}** | **{total_ha:.2f}** | **{total_pg - total_ha:+.2f}** |"
+    )
+    return lines
 
 
 def write_markdown(path: Path, results: dict) -> None:

@@ -7,8 +7,10 @@ ports and a few test-friendly timings through the same `MailConfig` object.
 The queries are those of the SQL contract (mailhost.contract, docs/lookups.md).
 
 Database connections are bounded by construction:
-- every Postfix map is `proxy:pgsql:`, so only proxymap processes connect; proxymap's process
-  limit (master.cf) times the number of maps bounds Postfix's connections;
+- every Postfix map is `proxy:pgsql:`, so proxymap processes connect, and their process limit
+  (master.cf) times the number of maps bounds those connections; except in trivial-rewrite,
+  whose own process limit is small too: it reads the maps it asks on every address resolved
+  (REWRITE_MAPS) directly, without the extra round trip through proxymap;
 - Dovecot's passdb/userdb share one connection pool of `maxconns` in the single auth process
   (SQL lookups are asynchronous there, no auth-worker connects);
 - quota usage goes through the dict proxy, whose process limit and `maxconns` are small.
@@ -32,6 +34,11 @@ POSTFIX_MAPS = contract.POSTFIX_MAPS
 
 # The maps Postfix checks as domain lists, and the pass-through regexp in front of them.
 DOMAIN_LISTS = ("virtual_mailbox_domains", "relay_domains")
+# The maps trivial-rewrite asks for every address it resolves (each recipient twice, in smtpd
+# and in the queue manager, and the sender): two thirds of Postfix's lookups. It reads them
+# with its own connections (master.cf `-o`), which saves proxymap's hop; `rewrite_process_limit`
+# keeps their number bounded.
+REWRITE_MAPS = ("virtual_mailbox_domains", "relay_domains", "transport_maps")
 WHOLE_KEY_REGEXP = "whole-key.regexp"
 
 SECRET_MODE = 0o640
@@ -99,6 +106,7 @@ class MailConfig:
 
     # Connection bounds.
     proxymap_process_limit: int = 1
+    rewrite_process_limit: int = 1
     dovecot_sql_maxconns: int = 2
     dict_process_limit: int = 1
     dict_sql_maxconns: int = 1
@@ -246,6 +254,7 @@ class MailConfig:
         """Upper bound of the mail stack's PostgreSQL connections with this configuration."""
         return (
             self.proxymap_process_limit * len(POSTFIX_MAPS)
+            + self.rewrite_process_limit * len(REWRITE_MAPS)
             + self.dovecot_sql_maxconns
             + self.dovecot_app_sql_maxconns
             + self.dict_process_limit * self.dict_sql_maxconns
@@ -304,6 +313,10 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
     whole_key = f"{cfg.postfix_config_dir.rstrip('/')}/{WHOLE_KEY_REGEXP}"
     for name in DOMAIN_LISTS:
         maps[name] = f"pipemap:{{regexp:{whole_key}, {proxied[name]}}}"
+    # master.cf `-o` values: no spaces.
+    rewrite_maps = {name: f"pgsql:{cfg.pgsql_dir}/{name}.cf" for name in REWRITE_MAPS}
+    for name in DOMAIN_LISTS:
+        rewrite_maps[name] = f"pipemap:{{regexp:{whole_key},{rewrite_maps[name]}}}"
     files["postfix/main.cf"] = (
         _render(
             "postfix/main.cf",
@@ -322,6 +335,7 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
             smtp_name=cfg.service_name(cfg.smtp_port, "smtp", 25),
             submission_name=cfg.service_name(cfg.submission_port, "submission", 587),
             smtps_name=cfg.service_name(cfg.smtps_port, "smtps", 465),
+            rewrite_maps=sorted(rewrite_maps.items()),
         ),
         PUBLIC_MODE,
     )

@@ -57,6 +57,9 @@ def test_tiny_run_writes_well_formed_results(bench_db, tmp_path):
         assert p["delivered_all"], p
         assert p["peak_connections"] >= 1
     assert smtp["concurrent"]["peak_connections"] <= smtp["max_db_connections_configured"]
+    # The CPU profile read the machine's processes (too few messages here for every one to show).
+    assert sum(sum(p["cpu_ms_per_message"].values()) for p in smtp["passes"]) > 0
+    assert all(0 <= p["machine_busy_accepting"] <= 1 for p in smtp["passes"])
 
     assert set(data["pages"]) == {"20", "200"}
     for page in data["pages"].values():
@@ -66,3 +69,4 @@ def test_tiny_run_writes_well_formed_results(bench_db, tmp_path):
     assert all(isinstance(v["met"], bool | None) for v in data["verdict"].values())
     text = md.read_text()
     assert "<!-- bench:generated:start -->" in text and "### Targets" in text
+    assert "CPU per message while messages were being accepted" in text

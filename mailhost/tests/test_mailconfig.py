@@ -185,6 +185,21 @@ def test_without_a_certificate_auth_is_never_offered():
 def test_connections_are_bounded(files, cfg):
     master = files["postfix/master.cf"]
     assert re.search(r"^proxymap\s+unix\s+-\s+-\s+n\s+-\s+1\s+proxymap", master, re.M)
+    # trivial-rewrite reads its maps directly, with as bounded a process count
+    rewrite = re.search(
+        r"^rewrite\s+unix\s+-\s+-\s+n\s+-\s+1\s+trivial-rewrite\n((?:  -o .*\n)+)", master, re.M
+    )
+    assert rewrite, master
+    direct = dict(line.strip()[3:].split("=", 1) for line in rewrite.group(1).splitlines())
+    assert set(direct) == set(mailconfig.REWRITE_MAPS)
+    whole_key = f"{cfg.postfix_config_dir}/{mailconfig.WHOLE_KEY_REGEXP}"
+    for name, spec in direct.items():
+        table = f"pgsql:{cfg.pgsql_dir}/{name}.cf"
+        wanted = (
+            f"pipemap:{{regexp:{whole_key},{table}}}" if name in mailconfig.DOMAIN_LISTS else table
+        )
+        assert spec == wanted, name
+    assert cfg.max_db_connections == len(mailconfig.POSTFIX_MAPS) + len(mailconfig.REWRITE_MAPS) + 4
     assert "maxconns=2" in parse_cf(files["dovecot/dovecot-sql.conf.ext"])["connect"]
     assert "maxconns=1" in parse_cf(files["dovecot/dovecot-dict-sql.conf.ext"])["connect"]
     dovecot = files["dovecot/dovecot.conf"]
