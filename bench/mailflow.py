@@ -94,9 +94,14 @@ def _main_cf(stack) -> Path:
     return stack.postfix_dir / "main.cf"
 
 
-def use_maps(stack, pgsql_main_cf: str, hash_specs: dict[str, str] | None) -> None:
-    """Switch Postfix to the generated main.cf (None) or to the same with hash maps; reload."""
-    text = pgsql_main_cf
+def _master_cf(stack) -> Path:
+    return stack.postfix_dir / "master.cf"
+
+
+def use_maps(stack, pgsql_config: tuple[str, str], hash_specs: dict[str, str] | None) -> None:
+    """Switch Postfix to the generated main.cf and master.cf (None) or to the same with hash
+    maps; reload. `pgsql_config` is the generated (main.cf, master.cf)."""
+    text, master = pgsql_config
     if hash_specs:
         # Plain hash tables: no pipemap in front (a hash domain list costs nothing to ask).
         text = re.sub(r"pipemap:\{regexp:\S+, (proxy:pgsql:\S+)\}", r"\1", text)
@@ -104,7 +109,11 @@ def use_maps(stack, pgsql_main_cf: str, hash_specs: dict[str, str] | None) -> No
         for name, spec in hash_specs.items():
             text = text.replace(f"proxy:pgsql:{stack.cfg.pgsql_dir}/{name}.cf", spec)
         assert "pgsql:" not in text, "a map was left on pgsql"
+        # trivial-rewrite's own pgsql maps (master.cf -o) give way to main.cf's hash tables.
+        master = re.sub(r"^  -o \w+=\S*pgsql:\S+\n", "", master, flags=re.M)
+        assert "pgsql:" not in master, "a master.cf map was left on pgsql"
     _main_cf(stack).write_text(text)
+    _master_cf(stack).write_text(master)
     postfix = mailstack.which("postfix")
     subprocess.run([postfix, "-c", str(stack.postfix_dir), "reload"], check=True,
                    capture_output=True, timeout=60)  # fmt: skip
@@ -375,7 +384,7 @@ def run(conn, spec: Spec, *, root: Path, db_name: str, db_host: str, db_port: in
     """Alternate pgsql and hash passes; then one pass at `concurrent_sessions` connections."""
     stack = start(root, db_name=db_name, db_host=db_host, db_port=db_port, config=config)
     try:
-        pgsql_main_cf = _main_cf(stack).read_text()
+        pgsql_config = (_main_cf(stack).read_text(), _master_cf(stack).read_text())
         t = time.perf_counter()
         hash_specs = build_hash_maps(conn, stack)
         hash_build = time.perf_counter() - t
@@ -383,17 +392,17 @@ def run(conn, spec: Spec, *, root: Path, db_name: str, db_host: str, db_port: in
         runs = []
         # Warm up both variants (process start, connections, page cache): not counted.
         for specs in (None, hash_specs) if warmup else ():
-            use_maps(stack, pgsql_main_cf, specs)
+            use_maps(stack, pgsql_config, specs)
             one_pass(stack, conn, variant="warmup", recipients=recipients,
                      messages=max(4, messages // 10), connections=connections,
                      stats_dsn=stats_dsn, stats_wait=stats_wait)  # fmt: skip
         for _ in range(passes):
             for variant, specs in (("pgsql", None), ("hash", hash_specs)):
-                use_maps(stack, pgsql_main_cf, specs)
+                use_maps(stack, pgsql_config, specs)
                 runs.append(one_pass(stack, conn, variant=variant, recipients=recipients,
                                      messages=messages, connections=connections,
                                      stats_dsn=stats_dsn, stats_wait=stats_wait))  # fmt: skip
-        use_maps(stack, pgsql_main_cf, None)
+        use_maps(stack, pgsql_config, None)
         concurrent = one_pass(stack, conn, variant="pgsql", recipients=recipients,
                               messages=max(concurrent_sessions * 2, messages // 2),
                               connections=concurrent_sessions, stats_dsn=stats_dsn,

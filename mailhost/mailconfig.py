@@ -10,7 +10,7 @@ Database connections are bounded by construction:
 - every Postfix map is `proxy:pgsql:`, so proxymap processes connect, and their process limit
   (master.cf) times the number of maps bounds those connections; except in trivial-rewrite,
   whose own process limit is small too: it reads the maps it asks on every address resolved
-  (REWRITE_MAPS) directly, without the extra round trip through proxymap;
+  (REWRITE_SERVICES) directly, without the extra round trip through proxymap;
 - Dovecot's passdb/userdb share one connection pool of `maxconns` in the single auth process
   (SQL lookups are asynchronous there, no auth-worker connects);
 - quota usage goes through the dict proxy, whose process limit and `maxconns` are small.
@@ -34,11 +34,18 @@ POSTFIX_MAPS = contract.POSTFIX_MAPS
 
 # The maps Postfix checks as domain lists, and the pass-through regexp in front of them.
 DOMAIN_LISTS = ("virtual_mailbox_domains", "relay_domains")
-# The maps trivial-rewrite asks for every address it resolves (each recipient twice, in smtpd
-# and in the queue manager, and the sender): two thirds of Postfix's lookups. It reads them
-# with its own connections (master.cf `-o`), which saves proxymap's hop; `rewrite_process_limit`
-# keeps their number bounded.
-REWRITE_MAPS = ("virtual_mailbox_domains", "relay_domains", "transport_maps")
+# The trivial-rewrite services, each with the maps it reads with its own connections (master.cf
+# `-o`, bounded by `rewrite_process_limit`) instead of through proxymap. They answer two thirds
+# of Postfix's lookups: every address is resolved, each recipient twice (smtpd at RCPT, the
+# queue manager) and the sender once.
+REWRITE_SERVICES = {
+    "rewrite": ("virtual_mailbox_domains", "relay_domains", "transport_maps"),
+    # smtpd's own resolver. At RCPT only the address class matters: our transports (a relay
+    # domain's next hop, `retry:` for a busy mailbox) are the queue manager's business, and none
+    # is `error:`, the one transport smtpd acts on. So no transport query per RCPT.
+    "rewrite-smtpd": ("virtual_mailbox_domains", "relay_domains"),
+}
+SMTPD_REWRITE_SERVICE = "rewrite-smtpd"
 WHOLE_KEY_REGEXP = "whole-key.regexp"
 
 SECRET_MODE = 0o640
@@ -254,7 +261,7 @@ class MailConfig:
         """Upper bound of the mail stack's PostgreSQL connections with this configuration."""
         return (
             self.proxymap_process_limit * len(POSTFIX_MAPS)
-            + self.rewrite_process_limit * len(REWRITE_MAPS)
+            + self.rewrite_process_limit * sum(map(len, REWRITE_SERVICES.values()))
             + self.dovecot_sql_maxconns
             + self.dovecot_app_sql_maxconns
             + self.dict_process_limit * self.dict_sql_maxconns
@@ -313,10 +320,15 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
     whole_key = f"{cfg.postfix_config_dir.rstrip('/')}/{WHOLE_KEY_REGEXP}"
     for name in DOMAIN_LISTS:
         maps[name] = f"pipemap:{{regexp:{whole_key}, {proxied[name]}}}"
-    # master.cf `-o` values: no spaces.
-    rewrite_maps = {name: f"pgsql:{cfg.pgsql_dir}/{name}.cf" for name in REWRITE_MAPS}
+    # master.cf `-o` values: no spaces. A map a service does not read is emptied.
+    direct = {name: f"pgsql:{cfg.pgsql_dir}/{name}.cf" for name in POSTFIX_MAPS}
     for name in DOMAIN_LISTS:
-        rewrite_maps[name] = f"pipemap:{{regexp:{whole_key},{rewrite_maps[name]}}}"
+        direct[name] = f"pipemap:{{regexp:{whole_key},{direct[name]}}}"
+    every_rewrite_map = sorted({m for used in REWRITE_SERVICES.values() for m in used})
+    rewrite_services = [
+        (service, [(name, direct[name] if name in used else "") for name in every_rewrite_map])
+        for service, used in REWRITE_SERVICES.items()
+    ]
     files["postfix/main.cf"] = (
         _render(
             "postfix/main.cf",
@@ -335,7 +347,8 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
             smtp_name=cfg.service_name(cfg.smtp_port, "smtp", 25),
             submission_name=cfg.service_name(cfg.submission_port, "submission", 587),
             smtps_name=cfg.service_name(cfg.smtps_port, "smtps", 465),
-            rewrite_maps=sorted(rewrite_maps.items()),
+            rewrite_services=rewrite_services,
+            smtpd_rewrite=SMTPD_REWRITE_SERVICE,
         ),
         PUBLIC_MODE,
     )

@@ -185,21 +185,33 @@ def test_without_a_certificate_auth_is_never_offered():
 def test_connections_are_bounded(files, cfg):
     master = files["postfix/master.cf"]
     assert re.search(r"^proxymap\s+unix\s+-\s+-\s+n\s+-\s+1\s+proxymap", master, re.M)
-    # trivial-rewrite reads its maps directly, with as bounded a process count
-    rewrite = re.search(
-        r"^rewrite\s+unix\s+-\s+-\s+n\s+-\s+1\s+trivial-rewrite\n((?:  -o .*\n)+)", master, re.M
-    )
-    assert rewrite, master
-    direct = dict(line.strip()[3:].split("=", 1) for line in rewrite.group(1).splitlines())
-    assert set(direct) == set(mailconfig.REWRITE_MAPS)
+    # The trivial-rewrite services read their maps directly, with as bounded a process count;
+    # smtpd's asks no transport.
     whole_key = f"{cfg.postfix_config_dir}/{mailconfig.WHOLE_KEY_REGEXP}"
-    for name, spec in direct.items():
-        table = f"pgsql:{cfg.pgsql_dir}/{name}.cf"
-        wanted = (
-            f"pipemap:{{regexp:{whole_key},{table}}}" if name in mailconfig.DOMAIN_LISTS else table
+    for service, used in mailconfig.REWRITE_SERVICES.items():
+        entry = re.search(
+            rf"^{service}\s+unix\s+-\s+-\s+n\s+-\s+1\s+trivial-rewrite\n((?:  -o .*\n)+)",
+            master,
+            re.M,
         )
-        assert spec == wanted, name
-    assert cfg.max_db_connections == len(mailconfig.POSTFIX_MAPS) + len(mailconfig.REWRITE_MAPS) + 4
+        assert entry, service
+        direct = dict(line.strip()[3:].split("=", 1) for line in entry.group(1).splitlines())
+        for name, spec in direct.items():
+            table = f"pgsql:{cfg.pgsql_dir}/{name}.cf"
+            if name not in used:
+                assert spec == "", (service, name)
+            elif name in mailconfig.DOMAIN_LISTS:
+                assert spec == f"pipemap:{{regexp:{whole_key},{table}}}", (service, name)
+            else:
+                assert spec == table, (service, name)
+        assert set(used) <= set(direct)
+    assert "transport_maps" not in mailconfig.REWRITE_SERVICES[mailconfig.SMTPD_REWRITE_SERVICE]
+    smtpds = re.findall(r"^\S+\s+inet\s+.*smtpd\n((?:  -o .*\n)+)", master, re.M)
+    assert len(smtpds) == 3
+    for options in smtpds:
+        assert f"-o rewrite_service_name={mailconfig.SMTPD_REWRITE_SERVICE}\n" in options
+    direct_maps = sum(len(used) for used in mailconfig.REWRITE_SERVICES.values())
+    assert cfg.max_db_connections == len(mailconfig.POSTFIX_MAPS) + direct_maps + 4
     assert "maxconns=2" in parse_cf(files["dovecot/dovecot-sql.conf.ext"])["connect"]
     assert "maxconns=1" in parse_cf(files["dovecot/dovecot-dict-sql.conf.ext"])["connect"]
     dovecot = files["dovecot/dovecot.conf"]

@@ -47,7 +47,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"At most {cfg.max_db_connections} PostgreSQL connections from the mail servers "
             f"({cfg.proxymap_process_limit} proxymap x {len(mailconfig.POSTFIX_MAPS)} maps, "
-            f"{cfg.rewrite_process_limit} trivial-rewrite x {len(mailconfig.REWRITE_MAPS)}, "
+            f"{cfg.rewrite_process_limit} trivial-rewrite x "
+            f"{sum(map(len, mailconfig.REWRITE_SERVICES.values()))} maps, "
             f"Dovecot auth {cfg.dovecot_sql_maxconns}, dict {cfg.dict_process_limit}x"
             f"{cfg.dict_sql_maxconns})."
         )
