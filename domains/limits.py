@@ -7,7 +7,7 @@ creates therefore serialise on the lock and the second one sees the first one's 
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from accounts.models import Reseller
 from domains.models import Alias, AliasDomain, Domain, Mailbox
@@ -184,3 +184,34 @@ def check_domain_restore(
                 f"The reseller's quota pool of {format_size(pool.max_quota_bytes)} "
                 f"would be exceeded ({format_size(used)} already given out).",
             )
+
+
+def aliases_that_fit(wanted: dict[int, int]) -> dict[int, int]:
+    """Aliases coming back from the trash into domains that exist now (`{domain id: how many}`,
+    the aliases a mailbox's deletion emptied): how many of each fit the domain's and its pool's
+    alias limits as they are now. Locks the pools, then the domains, each in id order."""
+    domains = list(Domain.objects.filter(pk__in=wanted).order_by("pk"))
+    pool_ids = sorted({d.reseller_id for d in domains if d.reseller_id is not None})
+    pools = {
+        p.pk: p for p in Reseller.objects.select_for_update().filter(pk__in=pool_ids).order_by("pk")
+    }
+    domains = list(Domain.objects.select_for_update().filter(pk__in=wanted).order_by("pk"))
+    in_domain = dict(
+        Alias.objects.filter(domain__in=domains).values_list("domain").annotate(n=Count("pk"))
+    )
+    in_pool = dict(
+        Alias.objects.filter(domain__reseller__in=pool_ids)
+        .values_list("domain__reseller")
+        .annotate(n=Count("pk"))
+    )
+    fits = {}
+    for domain in domains:
+        room = wanted[domain.pk]
+        if domain.max_aliases:
+            room = min(room, max(0, domain.max_aliases - in_domain.get(domain.pk, 0)))
+        pool = pools.get(domain.reseller_id)
+        if pool is not None and pool.max_aliases:
+            room = min(room, max(0, pool.max_aliases - in_pool.get(pool.pk, 0)))
+            in_pool[pool.pk] = in_pool.get(pool.pk, 0) + room
+        fits[domain.pk] = room
+    return fits

@@ -1502,15 +1502,37 @@ def _restorable(item: TrashItem) -> list[dict[str, Any]]:
             skip.add((row["model"], row["pk"]))
             continue
         raise _field_error("address", f"{row['fields']['address']} exists again.", code="duplicate")
+    # Aliases a mailbox's deletion emptied come back only within their domain's alias limits
+    # now (a domain in the payload comes back whole, its pool checked by the caller).
+    restored_domains = {row["pk"] for row in _rows(item, "domains.domain")}
+    returning: dict[int, list[dict[str, Any]]] = {}
+    for row in _rows(item, "domains.alias"):
+        domain = row["fields"]["domain"]
+        if ("domains.alias", row["pk"]) not in skip and domain not in restored_domains:
+            returning.setdefault(domain, []).append(row)
+    if returning:
+        fits = limits.aliases_that_fit({d: len(rows) for d, rows in returning.items()})
+        for domain, rows in returning.items():
+            for row in rows[fits.get(domain, 0) :]:
+                skip.add((row["model"], row["pk"]))
+    # Recipients put back into aliases that exist now: only where absent, and within
+    # MAILADMIN_MAX_ALIAS_RECIPIENTS. (A skipped alias's recipients have no parent: left out.)
     recipients = _rows(item, "domains.aliasrecipient")
     present: set[tuple[int, str]] = set()
+    counts: dict[int, int] = {}
     for chunk in _chunks(sorted({row["fields"]["alias"] for row in recipients})):
-        present.update(
-            AliasRecipient.objects.filter(alias_id__in=chunk).values_list("alias_id", "address")
-        )
+        for alias_id, address in AliasRecipient.objects.filter(alias_id__in=chunk).values_list(
+            "alias_id", "address"
+        ):
+            present.add((alias_id, address))
+            counts[alias_id] = counts.get(alias_id, 0) + 1
+    cap = settings.MAILADMIN_MAX_ALIAS_RECIPIENTS
     for row in recipients:
-        if (row["fields"]["alias"], row["fields"]["address"]) in present:
+        alias_id = row["fields"]["alias"]
+        if (alias_id, row["fields"]["address"]) in present or counts.get(alias_id, 0) >= cap:
             skip.add((row["model"], row["pk"]))
+        elif alias_id in counts:  # an alias that exists now
+            counts[alias_id] += 1
     return [row for row in item.payload if (row["model"], row["pk"]) not in skip]
 
 

@@ -281,3 +281,47 @@ def test_a_restore_costs_the_same_queries_for_a_big_domain(reseller_user):
     small = _restore_queries(reseller_user, "small.example", 3)
     big = _restore_queries(reseller_user, "big.example", 60)
     assert big == small
+
+
+def test_what_comes_back_into_existing_aliases_keeps_to_the_limits(reseller_user, owned, settings):
+    """A mailbox's deletion emptied one alias and trimmed another. Meanwhile the domain reached
+    its alias limit and the trimmed alias its recipient cap: the restore brings the mailbox
+    back, but neither the emptied alias nor the extra recipient (left out, counted)."""
+    settings.MAILADMIN_MAX_ALIAS_RECIPIENTS = 2
+    Domain.objects.filter(pk=owned.pk).update(max_aliases=2)
+    make_alias("only@owned.example", ["box@owned.example"])
+    fan = make_alias("fan@owned.example", ["box@owned.example", "a@else.example"])
+    services.mailbox_delete(
+        actor=reseller_user, mailbox=Mailbox.objects.get(address="box@owned.example")
+    )
+    item = TrashItem.objects.get()
+    services.alias_create(
+        actor=reseller_user, address="new@owned.example", recipients=["b@else.example"]
+    )
+    services.alias_update(
+        actor=reseller_user, alias=fan, recipients=["a@else.example", "c@else.example"]
+    )
+    services.trash_restore(actor=reseller_user, item=item)
+    assert Mailbox.objects.filter(address="box@owned.example").exists()
+    assert sorted(owned.aliases.values_list("address", flat=True)) == [
+        "fan@owned.example",
+        "new@owned.example",
+    ]
+    assert sorted(fan.recipients.values_list("address", flat=True)) == [
+        "a@else.example",
+        "c@else.example",
+    ]
+    event = AuditEvent.objects.filter(action="trash.restore").get()
+    # the alias, its recipient row and the recipient row of fan
+    assert event.changes["left_out"]["after"] == 3
+
+
+def test_an_emptied_alias_comes_back_when_it_fits(reseller_user, owned):
+    Domain.objects.filter(pk=owned.pk).update(max_aliases=2)
+    make_alias("only@owned.example", ["box@owned.example"])
+    services.mailbox_delete(
+        actor=reseller_user, mailbox=Mailbox.objects.get(address="box@owned.example")
+    )
+    services.trash_restore(actor=reseller_user, item=TrashItem.objects.get())
+    only = owned.aliases.get(address="only@owned.example")
+    assert list(only.recipients.values_list("address", flat=True)) == ["box@owned.example"]
