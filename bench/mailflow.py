@@ -432,11 +432,11 @@ def summarize(runs: list[dict]) -> dict:
     out["all_delivered"] = all(r["delivered_all"] for r in runs)
     for variant in ("pgsql", "hash"):
         rs = [r for r in runs if r["variant"] == variant and "cpu_ms_per_message_accepting" in r]
-        commands = {c for r in rs for c in r["cpu_ms_per_message_accepting"]}
-        out[variant]["cpu_ms_per_message_accepting"] = {
-            c: round(statistics.median(r["cpu_ms_per_message_accepting"].get(c, 0) for r in rs), 3)
-            for c in commands
-        }
+        for key in ("cpu_ms_per_message_accepting", "cpu_ms_per_message"):
+            commands = {c for r in rs for c in r[key]}
+            out[variant][key] = {
+                c: round(statistics.median(r[key].get(c, 0) for r in rs), 3) for c in commands
+            }
         out[variant]["machine_busy_accepting"] = (
             statistics.median(r["machine_busy_accepting"] for r in rs) if rs else None
         )

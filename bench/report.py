@@ -164,33 +164,40 @@ def render(r: dict) -> str:
 
 
 def _cpu_profile(su: dict) -> list[str]:
-    """Where the time goes: CPU per message accepted, by process, in both variants."""
-    pg = su["pgsql"].get("cpu_ms_per_message_accepting")
-    ha = su["hash"].get("cpu_ms_per_message_accepting")
-    if not pg or not ha:
+    """Where the time goes: CPU per message by process in both variants, while messages were
+    being accepted and over the whole pass (until every copy was delivered)."""
+    acc = [su[v].get("cpu_ms_per_message_accepting") for v in ("pgsql", "hash")]
+    whole = [su[v].get("cpu_ms_per_message") or {} for v in ("pgsql", "hash")]
+    if not acc[0] or not acc[1]:
         return []
-    commands = sorted(set(pg) | set(ha), key=lambda c: -(pg.get(c, 0) + ha.get(c, 0)))
+    every = set(acc[0]) | set(acc[1]) | set(whole[0]) | set(whole[1])
+    commands = sorted(every, key=lambda c: -(acc[0].get(c, 0) + acc[1].get(c, 0)))
     lines = [
         "",
-        "CPU per message while messages were being accepted (ms, median over passes, every"
-        " process on the machine by command name; the machine was"
-        f" {su['pgsql']['machine_busy_accepting']:.0%} busy in the pgsql passes and"
-        f" {su['hash']['machine_busy_accepting']:.0%} in the hash passes):",
+        "CPU per message by process (ms, median over passes, every process on the machine by"
+        " command name), while messages were being accepted (the machine"
+        f" {su['pgsql']['machine_busy_accepting']:.0%} busy in the pgsql passes,"
+        f" {su['hash']['machine_busy_accepting']:.0%} in the hash passes) and over the whole"
+        " pass, until every copy was delivered:",
         "",
-        "| process | pgsql maps | hash maps | difference |",
-        "|---|---|---|---|",
+        "| process | accepting: pgsql | hash | difference"
+        " | whole pass: pgsql | hash | difference |",
+        "|---|---|---|---|---|---|---|",
     ]
-    shown = [c for c in commands if max(pg.get(c, 0), ha.get(c, 0)) >= 0.05]
-    for c in shown:
-        a, b = pg.get(c, 0), ha.get(c, 0)
-        lines.append(f"| {c} | {a:.2f} | {b:.2f} | {a - b:+.2f} |")
-    rest_pg = sum(v for c, v in pg.items() if c not in shown)
-    rest_ha = sum(v for c, v in ha.items() if c not in shown)
-    lines.append(f"| other | {rest_pg:.2f} | {rest_ha:.2f} | {rest_pg - rest_ha:+.2f} |")
-    total_pg, total_ha = sum(pg.values()), sum(ha.values())
-    lines.append(
-        f"| **all** | **{total_pg:.2f}** | **{total_ha:.2f}** | **{total_pg - total_ha:+.2f}** |"
-    )
+
+    def cells(pair, pick) -> str:
+        a, b = (sum(v for c, v in side.items() if pick(c)) for side in pair)
+        return f"{a:.2f} | {b:.2f} | {a - b:+.2f}"
+
+    shown = [c for c in commands if max(acc[0].get(c, 0), acc[1].get(c, 0)) >= 0.05]
+    for name in shown:
+        lines.append(
+            f"| {name} | {cells(acc, lambda c, n=name: c == n)}"
+            f" | {cells(whole, lambda c, n=name: c == n)} |"
+        )
+    rest = lambda c: c not in shown  # noqa: E731
+    lines.append(f"| other | {cells(acc, rest)} | {cells(whole, rest)} |")
+    lines.append(f"| **all** | {cells(acc, lambda c: True)} | {cells(whole, lambda c: True)} |")
     return lines
 
 

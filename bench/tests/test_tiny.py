@@ -69,4 +69,4 @@ def test_tiny_run_writes_well_formed_results(bench_db, tmp_path):
     assert all(isinstance(v["met"], bool | None) for v in data["verdict"].values())
     text = md.read_text()
     assert "<!-- bench:generated:start -->" in text and "### Targets" in text
-    assert "CPU per message while messages were being accepted" in text
+    assert "CPU per message by process" in text
