@@ -49,8 +49,8 @@ BULK_SQL = [
         SELECT id, 'fwd-' || address FROM domains_mailbox WHERE id % 10 = 0""",
     """INSERT INTO domains_alias (domain_id, local_part, address, active, description,
             created, modified)
-        SELECT domain_id, 'alias-' || local_part, 'alias-' || address, id % 30 <> 1, '',
-               now(), now()
+        SELECT domain_id, 'alias-' || local_part, 'alias-' || address,
+               right(local_part, 2) <> '31', '', now(), now()
           FROM domains_mailbox""",
     """INSERT INTO domains_alias (domain_id, local_part, address, active, description,
             created, modified)
@@ -189,10 +189,11 @@ def test_every_lookup_is_one_index_probe_at_100k_mailboxes(db):
         plan = explain(cursor, "SELECT * FROM mail_mailboxes WHERE maildir = 'x'")
         assert "mail_mailboxes" in seq_scans(plan)
 
-        # A table of one page (few relay domains, no busy mailbox) is read whole: that is the
-        # probe there.
+        # A table of a few rows (few relay domains, no busy mailbox) may be read whole: that is
+        # the probe there. (Counted in rows, not pages: rolled-back rows of earlier tests leave
+        # dead pages behind.)
         cursor.execute(
-            "SELECT relname FROM pg_class WHERE relname = ANY (%s) AND relpages <= 1",
+            "SELECT relname FROM pg_class WHERE relname = ANY (%s) AND reltuples <= 100",
             [list(contract.LOOKUP_TABLES)],
         )
         one_page = {row[0] for row in cursor.fetchall()}
