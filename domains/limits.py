@@ -190,8 +190,8 @@ def aliases_that_fit(wanted: dict[int, int]) -> dict[int, int]:
     """Aliases coming back from the trash into domains that exist now (`{domain id: how many}`,
     the aliases a mailbox's deletion emptied): how many of each fit the domain's and its pool's
     alias limits as they are now. Locks the pools, then the domains, each in id order."""
-    domains = list(Domain.objects.filter(pk__in=wanted).order_by("pk"))
-    pool_ids = sorted({d.reseller_id for d in domains if d.reseller_id is not None})
+    owners = Domain.objects.filter(pk__in=wanted).values_list("reseller_id", flat=True)
+    pool_ids = sorted({pk for pk in owners if pk is not None})
     pools = {
         p.pk: p for p in Reseller.objects.select_for_update().filter(pk__in=pool_ids).order_by("pk")
     }

@@ -1483,7 +1483,7 @@ def _restorable(item: TrashItem) -> list[dict[str, Any]]:
     per row: a trashed domain can hold a hundred thousand."""
     addressed = _rows(item, "domains.mailbox", "domains.alias")
     taken: set[str] = set()
-    for chunk in _chunks([row["fields"]["address"] for row in addressed]):
+    for chunk in trash.batches([row["fields"]["address"] for row in addressed]):
         taken.update(Mailbox.objects.filter(address__in=chunk).values_list("address", flat=True))
         taken.update(Alias.objects.filter(address__in=chunk).values_list("address", flat=True))
     clashing = [row for row in addressed if row["fields"]["address"] in taken]
@@ -1520,7 +1520,7 @@ def _restorable(item: TrashItem) -> list[dict[str, Any]]:
     recipients = _rows(item, "domains.aliasrecipient")
     present: set[tuple[int, str]] = set()
     counts: dict[int, int] = {}
-    for chunk in _chunks(sorted({row["fields"]["alias"] for row in recipients})):
+    for chunk in trash.batches(sorted({row["fields"]["alias"] for row in recipients})):
         for alias_id, address in AliasRecipient.objects.filter(alias_id__in=chunk).values_list(
             "alias_id", "address"
         ):
@@ -1534,12 +1534,6 @@ def _restorable(item: TrashItem) -> list[dict[str, Any]]:
         elif alias_id in counts:  # an alias that exists now
             counts[alias_id] += 1
     return [row for row in item.payload if (row["model"], row["pk"]) not in skip]
-
-
-def _chunks(values: list, size: int = 500):
-    # SQLite (the demo database) caps the parameters of one statement.
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _purge(actor, item: TrashItem, origin: Origin | None = None) -> None:

@@ -56,31 +56,37 @@ def restore(payload: list[dict[str, Any]]) -> list[Any]:
     objects = [
         obj.object for obj in serializers.deserialize("python", payload, ignorenonexistent=True)
     ]
-    in_payload = {(o._meta.label_lower, o.pk) for o in objects}
-    outside = _existing_parents(objects, in_payload)
-    restored: set[tuple[str, Any]] = set()
+    in_payload = {_key(type(o), o.pk) for o in objects}
+    # Parents that exist: those outside the payload that still do, and each row restored here.
+    present = _existing_parents(objects, in_payload)
     skipped = []
     runs: list[list[Any]] = []
     for instance in objects:
-        if not _parents_present(instance, restored, outside):
+        if not all(_key(target, value) in present for target, value in _foreign_keys(instance)):
             skipped.append(instance)
             continue
         if runs and type(runs[-1][0]) is type(instance):
             runs[-1].append(instance)
         else:
             runs.append([instance])
-        restored.add((instance._meta.label_lower, instance.pk))
+        present.add(_key(type(instance), instance.pk))
     for run in runs:
         model = type(run[0])
-        fields = model._meta.local_concrete_fields
-        for start in range(0, len(run), _BATCH):
+        for batch in batches(run):
             # raw=True, as a deserialized save does: the stored values go back as they were,
             # auto_now fields included (bulk_create would stamp them anew).
-            model._base_manager._insert(run[start : start + _BATCH], fields=fields, raw=True)
+            model._base_manager._insert(batch, fields=model._meta.local_concrete_fields, raw=True)
     return skipped
 
 
-_BATCH = 500  # rows per INSERT; SQLite (the demo database) caps a statement's parameters
+def batches(values: list, size: int = 500):
+    """`values` in slices of `size`: SQLite (the demo database) caps a statement's parameters."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _key(model, pk) -> tuple[str, Any]:
+    return model._meta.label_lower, pk
 
 
 def _foreign_keys(instance):
@@ -91,26 +97,16 @@ def _foreign_keys(instance):
                 yield field.related_model, value
 
 
-def _existing_parents(objects: list[Any], in_payload: set[tuple[str, Any]]):
+def _existing_parents(objects: list[Any], in_payload: set[tuple[str, Any]]) -> set:
     """The parents outside the payload that still exist, one query per model and batch."""
     wanted: dict[Any, set[Any]] = {}
     for instance in objects:
         for target, value in _foreign_keys(instance):
-            if (target._meta.label_lower, value) not in in_payload:
+            if _key(target, value) not in in_payload:
                 wanted.setdefault(target, set()).add(value)
     found: set[tuple[str, Any]] = set()
     for target, values in wanted.items():
-        ordered = sorted(values)
-        for start in range(0, len(ordered), _BATCH):
-            batch = ordered[start : start + _BATCH]
+        for batch in batches(sorted(values)):
             pks = target._base_manager.filter(pk__in=batch).values_list("pk", flat=True)
-            found.update((target._meta.label_lower, pk) for pk in pks)
+            found.update(_key(target, pk) for pk in pks)
     return found
-
-
-def _parents_present(instance, restored: set[tuple[str, Any]], outside: set) -> bool:
-    return all(
-        (target._meta.label_lower, value) in restored
-        or (target._meta.label_lower, value) in outside
-        for target, value in _foreign_keys(instance)
-    )

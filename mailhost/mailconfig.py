@@ -321,10 +321,10 @@ def render(cfg: MailConfig) -> dict[str, tuple[str, int]]:
     for name in DOMAIN_LISTS:
         maps[name] = f"pipemap:{{regexp:{whole_key}, {proxied[name]}}}"
     # master.cf `-o` values: no spaces. A map a service does not read is emptied.
-    direct = {name: f"pgsql:{cfg.pgsql_dir}/{name}.cf" for name in POSTFIX_MAPS}
+    every_rewrite_map = sorted({m for used in REWRITE_SERVICES.values() for m in used})
+    direct = {name: f"pgsql:{cfg.pgsql_dir}/{name}.cf" for name in every_rewrite_map}
     for name in DOMAIN_LISTS:
         direct[name] = f"pipemap:{{regexp:{whole_key},{direct[name]}}}"
-    every_rewrite_map = sorted({m for used in REWRITE_SERVICES.values() for m in used})
     rewrite_services = [
         (service, [(name, direct[name] if name in used else "") for name in every_rewrite_map])
         for service, used in REWRITE_SERVICES.items()

@@ -83,9 +83,13 @@ def _trash_archives(kind: str, *, actor: Any, address: str, args: dict[str, Any]
     """A trash item restored (its Maildirs move back into the restored mailbox, which stays
     busy until they have) or purged (its archives are purged now, or by beat's archive purge
     once archived)."""
-    archives = ArchivedMaildir.objects.select_for_update().filter(
-        trash_item_id=args["trash_id"], address=address, restored_at=None, purged_at=None
+    archives = list(
+        ArchivedMaildir.objects.select_for_update().filter(
+            trash_item_id=args["trash_id"], address=address, restored_at=None, purged_at=None
+        )
     )
+    if kind == Kind.MAILDIR_RESTORE and archives:
+        Mailbox.objects.filter(address=address).update(maildir_busy=True)
     for archive in archives:
         if kind == Kind.MAILDIR_RESTORE:
             dispatch.record(
@@ -95,7 +99,6 @@ def _trash_archives(kind: str, *, actor: Any, address: str, args: dict[str, Any]
                 mailbox_address=address,
                 actor=actor,
             )
-            Mailbox.objects.filter(address=address).update(maildir_busy=True)
             continue
         ArchivedMaildir.objects.filter(pk=archive.pk).update(purge_after=timezone.now())
         if archive.archived_at is not None:
